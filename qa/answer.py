@@ -28,13 +28,15 @@ class AnswerConfig:
         passages: how many top hits to quote from.
         max_sentences: most sentences in an answer.
         margin: an extra sentence must score within this of the best one.
+        min_words: shorter sentences (fragments, bylines) are not quoted.
         min_confidence: below this the answerer abstains.
     """
 
     passages: int = 3
     max_sentences: int = 3
     margin: float = 0.06
-    min_confidence: float = 0.35
+    min_words: int = 4
+    min_confidence: float = 0.52
 
 
 _FOLLOW_UP = re.compile(
@@ -65,30 +67,70 @@ class _Sentence:
     start: int  # offsets in the article's original text
     end: int
     text: str
+    before: str  # the sentence before it, which may name what "the sides" refers to
 
 
-def candidate_sentences(hits: Sequence[Hit]) -> list[_Sentence]:
-    """Every sentence of the given hits, with its span in the article."""
-    return [_Sentence(hit, hit.start + s, hit.start + e, hit.text[s:e])
-            for hit in hits for s, e in sentences(hit.text)]
+def candidate_sentences(hits: Sequence[Hit], min_words: int = 1,
+                        before: Callable[[Hit], str] | None = None) -> list[_Sentence]:
+    """The sentences of the given hits with at least `min_words` words, spans in the article.
+
+    `before(hit)` gives the text just before a passage (the end of the previous one).
+    """
+    out = []
+    for hit in hits:
+        previous = before(hit) if before else ""
+        for s, e in sentences(hit.text):
+            text = hit.text[s:e]
+            if len(text.split()) >= min_words:
+                out.append(_Sentence(hit, hit.start + s, hit.start + e, text, previous))
+            previous = text
+    return out
 
 
-def _overlap(query_terms: set[str], text_terms: Sequence[str]) -> float:
-    return len(query_terms & set(text_terms)) / len(query_terms) if query_terms else 0.0
+def coverage(query_terms: set[str], text_terms: Sequence[str], idf: dict[str, float]) -> float:
+    """Share of the query's terms, weighted by rarity, that occur in the text.
+
+    A term the index has never seen counts as the rarest: a question about something
+    the articles never mention should not look covered.
+    """
+    rarest = max(idf.values(), default=1.0)
+    weights = {t: idf.get(t, rarest) for t in query_terms}
+    total = sum(weights.values())
+    present = set(text_terms)
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
-def score_sentences(query: str, cands: Sequence[_Sentence], encode: Encode,
-                    stemmer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(score, semantic similarity) of each candidate sentence for the query."""
+@dataclass(frozen=True, slots=True)
+class _Features:
+    sim: np.ndarray  # embedding similarity of sentence and query
+    overlap: np.ndarray  # rarity-weighted share of query words in the sentence (and before it)
+    prior: np.ndarray  # the passage's search score relative to the best passage
+
+    def selection(self) -> np.ndarray:
+        """Which sentence answers best (weights chosen on the seed question set)."""
+        return 0.4 * self.sim + 0.3 * self.overlap + 0.4 * self.prior
+
+    def confidence(self, i: int, passage_coverage: float) -> float:
+        """How well the index supports sentence i; the prior is left out, as the top
+        passage always has prior 1 even when it is unrelated."""
+        return float(0.6 * self.sim[i] + 0.3 * self.overlap[i] + 0.5 * passage_coverage)
+
+
+def sentence_features(query: str, cands: Sequence[_Sentence], encode: Encode, stemmer: Any,
+                      idf: dict[str, float]) -> _Features:
+    """Similarity, word overlap and passage prior of each candidate sentence."""
     import numpy as np
 
     vectors = encode([query] + [c.text for c in cands])
-    sim = vectors[1:] @ vectors[0]
-    tokens = retrieve.tokenize([query] + [c.text for c in cands], stemmer)
-    terms = set(tokens[0])
-    overlap = np.array([_overlap(terms, t) for t in tokens[1:]], dtype=np.float32)
-    prior = np.array([1.0 / c.hit.rank if c.hit.rank else 0.0 for c in cands], dtype=np.float32)
-    return 0.6 * sim + 0.3 * overlap + 0.1 * prior, sim
+    texts = [query] + [c.text for c in cands] + [f"{c.before} {c.text}" for c in cands]
+    tokens = retrieve.tokenize(texts, stemmer)
+    terms, own, with_before = set(tokens[0]), tokens[1 : len(cands) + 1], tokens[len(cands) + 1 :]
+    overlap = np.array([0.5 * coverage(terms, a, idf) + 0.5 * coverage(terms, b, idf)
+                        for a, b in zip(own, with_before, strict=True)], dtype=np.float32)
+    top = max((c.hit.score for c in cands), default=0.0)
+    prior = np.array([c.hit.score / top if top > 0 else 1.0 / max(c.hit.rank, 1)
+                      for c in cands], dtype=np.float32)
+    return _Features(vectors[1:] @ vectors[0], overlap, prior)
 
 
 def _pick(cands: Sequence[_Sentence], scores: np.ndarray, config: AnswerConfig) -> list[int]:
@@ -103,29 +145,54 @@ def _pick(cands: Sequence[_Sentence], scores: np.ndarray, config: AnswerConfig) 
     return chosen
 
 
-def extractive_answer(question: str, hits: Sequence[Hit], encode: Encode, stemmer: Any, *,
-                      query: str | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
-    """Quote up to `max_sentences` sentences from the top hits, each followed by `[n]`.
+class ExtractiveAnswerer:
+    """Answers by quoting sentences of the retrieved passages; needs no language model.
 
-    Args:
-        question: the question as asked (kept on the answer).
-        hits: ranked passages to quote from.
-        encode: turns texts into unit vectors (the index's model).
-        stemmer: the BM25 stemmer, for word overlap.
-        query: the text to match sentences against (default: the question).
-        config: answerer settings.
+    Every sentence of the top passages is scored against the question (embedding
+    similarity, word overlap, passage rank); the best one to `max_sentences` are quoted
+    and cited. The answerer abstains when the best sentence scores low and the
+    question's rarer words are missing from its passage.
     """
-    cands = candidate_sentences(hits[: config.passages])
-    if not cands:
-        return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
-    scores, _ = score_sentences(query or question, cands, encode, stemmer)
-    chosen = _pick(cands, scores, config)
-    confidence = float(scores[chosen[0]])
-    if confidence < config.min_confidence:
-        return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
-    citations = tuple(
+
+    def __init__(self, encode: Encode, stemmer: Any, idf: dict[str, float],
+                 before: Callable[[Hit], str] | None = None,
+                 config: AnswerConfig = AnswerConfig()) -> None:
+        self.encode = encode
+        self.stemmer = stemmer
+        self.idf = idf
+        self.before = before
+        self.config = config
+
+    def __call__(self, question: str, hits: Sequence[Hit], *, query: str | None = None) -> Answer:
+        """The answer to `question` from `hits`; `query` (default: the question) is matched."""
+        config = self.config
+        query = query or question
+        top = hits[: config.passages]
+        cands = candidate_sentences(top, config.min_words, self.before) or \
+            candidate_sentences(top, 1, self.before)
+        if not cands:
+            return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
+        features = sentence_features(query, cands, self.encode, self.stemmer, self.idf)
+        chosen = _pick(cands, features.selection(), config)
+        confidence = features.confidence(chosen[0], self._coverage(query, cands[chosen[0]].hit))
+        if confidence < config.min_confidence:
+            return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
+        return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
+                      tuple(hits), confidence)
+
+    def _coverage(self, query: str, hit: Hit) -> float:
+        context = self.before(hit) if self.before else ""
+        terms, text = retrieve.tokenize([query, f"{hit.title}\n{context}\n{hit.text}"],
+                                        self.stemmer)
+        return coverage(set(terms), text, self.idf)
+
+
+def _citations(cands: Sequence[_Sentence], chosen: Sequence[int]) -> tuple[Citation, ...]:
+    return tuple(
         Citation(n=n, quote=cands[i].text, source=cands[i].hit.source, title=cands[i].hit.title,
                  date=cands[i].hit.date, start=cands[i].start, end=cands[i].end, hit=cands[i].hit)
         for n, i in enumerate(chosen, start=1))
-    text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    return Answer(question, text, citations, False, tuple(hits), confidence)
+
+
+def _cited_text(cands: Sequence[_Sentence], chosen: Sequence[int]) -> str:
+    return " ".join(f"{cands[i].text} [{n}]" for n, i in enumerate(chosen, start=1))

@@ -57,12 +57,19 @@ def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v",
 
 
 def quiet_model_loading() -> None:
-    """Hide transformers' weight-loading bar: the CLI draws its own progress."""
+    """Stay offline and hide transformers' weight-loading bar (the CLI draws its own)."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def hide_loading_bars() -> None:
+    """Turn off transformers' progress bars; called just before a model is loaded."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 @app.command()
@@ -107,6 +114,7 @@ def build(
         bar.total = total
         bar.update(done - bar.n)
 
+    hide_loading_bars()
     built = run(lambda: build_index(paths, index, model, chunk=chunk, force=True,
                                     skip_bad=skip_bad, progress=progress))
     bar.close()
@@ -117,6 +125,7 @@ def build(
 def _load(index: str) -> Any:
     from .index import load
 
+    hide_loading_bars()
     return run(lambda: load(index))
 
 
@@ -207,6 +216,83 @@ def serve(
     credentials = tuple(auth.split(":", 1)) if auth else None
     idx = _load(index)
     run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp))
+
+
+class EvalMode(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    bm25 = "bm25"
+    all = "all"
+
+
+def _squad_setup(squad: str, distractors: list[str], work: str) -> tuple[Any, list[Any]]:
+    """The index of a SQuAD file's paragraphs (built on first use) and its questions."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .squad import build_squad_index, read_squad
+
+    data = run(lambda: read_squad(squad))
+    where = Path(work) / Path(squad).stem
+    typer.echo(f"SQuAD {data.version}: {data.paragraphs} paragraphs, {len(data.questions)} "
+               f"questions; index in {where}/index", err=True)
+    bar = tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    hide_loading_bars()
+    idx = run(lambda: build_squad_index(data, where, distractors=distractors, progress=progress))
+    bar.close()
+    return idx, data.questions
+
+
+@app.command("eval")
+def eval_(
+    questions: Annotated[str | None, typer.Argument(help="JSONL file: question, answers, "
+                                                         "optional source, history.")] = None,
+    index: IndexOpt = "embeddings",
+    mode: Annotated[EvalMode, typer.Option(help="Retrieval method, or all three.")] = EvalMode.all,
+    squad: Annotated[str | None, typer.Option(help="Evaluate on a SQuAD JSON file instead; "
+                                                   "its paragraphs get their own index.")] = None,
+    distractors: Annotated[list[str] | None, typer.Option(
+        help="With --squad: more articles to index as distractors.")] = None,
+    work: Annotated[str, typer.Option(help="With --squad: folder for its articles and index.")
+                    ] = "squad-eval",
+    limit: Annotated[int | None, typer.Option(min=1, help="Ask a fixed random sample of "
+                                                          "this many questions.")] = None,
+    misses: Annotated[bool, typer.Option("--misses", help="List each mode's misses.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval and answers against QUESTIONS: recall@k, MRR, answer hits,
+    abstention, citation validity, latency.
+    Example: qa eval tests/data/seed_questions.jsonl --mode hybrid --misses"""
+    from .config import MODES
+    from .evaluate import evaluate, format_misses, format_table, load_questions, sample_questions
+
+    if (questions is None) == (squad is None):
+        raise fail("give a QUESTIONS file or --squad FILE (one of them)", 2)
+    if distractors and not squad:
+        raise fail("--distractors needs --squad", 2)
+    if squad:
+        idx, qs = _squad_setup(squad, distractors or [], work)
+    else:
+        qs = run(lambda: load_questions(questions or ""))
+        idx = _load(index)
+    qs = sample_questions(qs, limit)
+    modes = MODES if mode is EvalMode.all else (mode.value,)
+    reports = run(lambda: evaluate(idx, qs, modes))
+    if as_json:
+        print_json({"index": str(idx.path), "passages": len(idx), "questions": len(qs),
+                    "reports": [r.to_dict(misses=misses) for r in reports]})
+        return
+    typer.echo(f"{len(qs)} questions ({sum(q.answerable for q in qs)} answerable) "
+               f"on {idx.path}/ ({len(idx)} passages)\n")
+    typer.echo(format_table(reports))
+    if misses:
+        typer.echo("\n" + format_misses(reports))
 
 
 def main() -> None:

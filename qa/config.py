@@ -52,3 +52,28 @@ class BuildConfig:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that make two builds differ (batch size does not)."""
         return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title}
+
+
+Fusion = Literal["convex", "rrf"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """How hybrid search fuses dense and BM25 rankings; chosen by measurement.
+
+    Attributes:
+        fusion: "convex" adds alpha * cosine to (1 - alpha) * BM25 / best BM25 score;
+            "rrf" is reciprocal-rank fusion with constant `rrf_k`.
+        alpha: weight of the dense score in convex fusion.
+        depth: how many candidates each ranking contributes before fusion.
+        rrf_k: the reciprocal-rank fusion constant.
+        context_weight: in hybrid search a passage also earns this share of the BM25
+            score of the passage before it in its article, so a paragraph that says
+            "the sides discussed..." is found by the names in the paragraph above.
+    """
+
+    fusion: Fusion = "convex"
+    alpha: float = 0.5
+    depth: int = 100
+    rrf_k: int = 60
+    context_weight: float = 0.2

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import retrieve, store
-from .config import DEFAULT_MODEL, MODES, BuildConfig, ChunkConfig, Mode
+from .config import DEFAULT_MODEL, MODES, BuildConfig, ChunkConfig, Mode, SearchConfig
 from .corpus import read_corpus, split_corpus
 from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError, QuestionError
@@ -22,8 +22,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_INDEX = "embeddings"
 MAX_QUESTION_CHARS = 2000
-CANDIDATES = 100
-"""How deep each ranking goes before fusion."""
 
 
 def embedding_text(p: Passage, with_title: bool) -> str:
@@ -55,7 +53,14 @@ class Index:
         self.embedder = embedder
         self._dense = dense
         self._bm25 = bm25
+        self.search_config = SearchConfig()
         self._stemmer = retrieve.make_stemmer()
+        self._prev = retrieve.previous_passages([p.article_id for p in passages])
+        from .answer import ExtractiveAnswerer
+
+        self._position = {p.id: i for i, p in enumerate(passages)}
+        self.answerer = ExtractiveAnswerer(embedder.encode, self._stemmer,
+                                           retrieve.idf_weights(bm25), before=self._text_before)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -99,7 +104,7 @@ class Index:
         Args:
             query: a question or keywords.
             k: how many hits to return.
-            mode: "hybrid" (dense and BM25 fused by reciprocal rank), "dense" or "bm25".
+            mode: "hybrid" (dense and BM25 scores fused, see SearchConfig), "dense", "bm25".
             sources: keep only passages of these articles (id, source path or file name).
             date_from: keep only passages dated on or after this ISO date.
             date_to: keep only passages dated on or before this ISO date.
@@ -114,7 +119,8 @@ class Index:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
-        depth = max(CANDIDATES, k)
+        cfg = self.search_config
+        depth = max(cfg.depth, k)
         bm25 = retrieve.bm25_scores(self._bm25, retrieve.tokenize([query], self._stemmer)[0],
                                     len(self.passages))
         dense_ids, dense_scores = retrieve.dense_search(self._dense, vector, depth, allowed)
@@ -122,14 +128,31 @@ class Index:
         if mode == "dense":
             ranked = list(dense.items())
         elif mode == "bm25":
-            ids = retrieve.top_k(bm25, depth, None if allowed is None else allowed & (bm25 > 0))
-            ranked = [(int(i), float(bm25[i])) for i in ids if bm25[i] > 0]
+            ranked = [(i, float(bm25[i])) for i in self._lexical(bm25, depth, allowed)]
         else:
-            lexical = retrieve.top_k(bm25, depth, None if allowed is None else allowed & (bm25 > 0))
-            lexical = [i for i in lexical.tolist() if bm25[i] > 0]
-            ranked = retrieve.rrf_fuse([list(dense), lexical])
+            lexical_scores = retrieve.with_context(bm25, self._prev, cfg.context_weight)
+            lexical = self._lexical(lexical_scores, depth, allowed)
+            ranked = (retrieve.rrf_fuse([list(dense), lexical], k=cfg.rrf_k)
+                      if cfg.fusion == "rrf" else
+                      retrieve.convex_fuse(dense, lexical_scores, lexical, alpha=cfg.alpha))
         return [self._hit(i, score, rank, dense.get(i), float(bm25[i]))
                 for rank, (i, score) in enumerate(ranked[:k], start=1)]
+
+    def _text_before(self, hit: Hit) -> str:
+        """The last sentence of the passage before `hit` in its article, or ""."""
+        from .text import sentences
+
+        prev = int(self._prev[self._position[hit.passage_id]])
+        if prev < 0:
+            return ""
+        text = self.passages[prev].text
+        spans = sentences(text)
+        return text[spans[-1][0] : spans[-1][1]] if spans else ""
+
+    @staticmethod
+    def _lexical(scores: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[int]:
+        matching = scores > 0 if allowed is None else allowed & (scores > 0)
+        return retrieve.top_k(scores, depth, matching).tolist()
 
     def _hit(self, i: int, score: float, rank: int, dense: float | None, bm25: float) -> Hit:
         p = self.passages[i]
@@ -149,14 +172,13 @@ class Index:
             k: how many passages to consider and return as `hits`.
             mode, sources, date_from, date_to: as for `search`.
         """
-        from . import answer
+        from .answer import retrieval_query
 
         question = check_question(question)
-        query = answer.retrieval_query(question, history)
+        query = retrieval_query(question, history)
         hits = self._search(query, self.embedder.encode_query(query), k=k, mode=mode,
                             allowed=self.filter_mask(sources, date_from, date_to))
-        return answer.extractive_answer(question, hits, self.embedder.encode, self._stemmer,
-                                       query=query)
+        return self.answerer(question, hits, query=query)
 
 
 def _refuse_foreign_dir(path: Path) -> None:
@@ -208,7 +230,7 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
             progress(done[0], len(texts))
 
     vectors = embedder.encode(texts, batch_size=config.batch_size, progress=tick)
-    dense, bm25 = _make_indexes(vectors, passages)
+    dense, bm25 = make_indexes(vectors, passages)
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)
         manifest = store.make_manifest(tmp, settings=settings, dimension=embedder.dimension,
@@ -219,7 +241,8 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
                  embedder=embedder)
 
 
-def _make_indexes(vectors: np.ndarray, passages: Sequence[Passage]) -> tuple[Any, Any]:
+def make_indexes(vectors: np.ndarray, passages: Sequence[Passage]) -> tuple[Any, Any]:
+    """A FAISS inner-product index of `vectors` and a BM25 index of the passage texts."""
     import bm25s
     import faiss
 

@@ -76,3 +76,51 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,
         for rank, doc in enumerate(ranking, start=1):
             fused[int(doc)] = fused.get(int(doc), 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+
+def convex_fuse(dense: dict[int, float], bm25: np.ndarray, lexical: Sequence[int], *,
+                alpha: float) -> list[tuple[int, float]]:
+    """Score fusion: alpha * cosine + (1 - alpha) * BM25 / best BM25, best first.
+
+    Candidates are the union of both rankings. A lexical candidate outside the dense
+    top list gets the lowest dense score seen, a bound on its true cosine.
+    """
+    best = float(bm25.max()) if len(bm25) else 0.0
+    floor = min(dense.values()) if dense else 0.0
+    fused = {
+        i: alpha * dense.get(i, floor) + (1 - alpha) * (float(bm25[i]) / best if best > 0 else 0.0)
+        for i in {*dense, *lexical}
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def previous_passages(article_ids: Sequence[str]) -> np.ndarray:
+    """For each passage, the position of the passage before it in its article, or -1."""
+    import numpy as np
+
+    prev = np.arange(-1, len(article_ids) - 1, dtype=np.int64)
+    for i in range(len(article_ids)):
+        if i == 0 or article_ids[i - 1] != article_ids[i]:
+            prev[i] = -1
+    return prev
+
+
+def with_context(scores: np.ndarray, prev: np.ndarray, weight: float) -> np.ndarray:
+    """Each score plus `weight` times the score of the passage before it."""
+    if weight == 0:
+        return scores
+    out = scores.copy()
+    has = prev >= 0
+    out[has] += weight * scores[prev[has]]
+    return out
+
+
+def idf_weights(retriever: Any) -> dict[str, float]:
+    """BM25 inverse document frequency of every indexed term."""
+    import numpy as np
+
+    n = int(retriever.scores["num_docs"])
+    df = np.diff(retriever.scores["indptr"])
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    return {term: float(idf[i]) for term, i in retriever.vocab_dict.items() if i < len(idf)}

@@ -1,0 +1,79 @@
+"""Cited extractive answers, abstention and follow-up questions on the seed index."""
+
+from __future__ import annotations
+
+import pytest
+
+import qa
+from qa.answer import retrieval_query
+
+from .conftest import SEEDS
+
+ORIGINAL = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.iterdir()}
+
+
+def assert_cited_verbatim(answer: qa.Answer) -> None:
+    assert not answer.abstained and answer.citations
+    for c in answer.citations:
+        assert f"{c.quote} [{c.n}]" in answer.text
+        assert ORIGINAL[c.hit.article_id][c.start : c.end] == c.quote
+        assert c.quote in c.hit.text and c.hit.start <= c.start < c.end <= c.hit.end
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_sectors_question_cites_the_march_article(seed_index: qa.Index) -> None:
+    answer = seed_index.ask("Which sectors did Tokayev and Ma Xingrui discuss?")
+    assert_cited_verbatim(answer)
+    assert "tourism" in answer.citations[0].quote
+    assert answer.citations[0].source.endswith("000_ed18d489a2ac6f1b.txt")
+    assert answer.citations[0].date == "2023-03-28"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("How much did trade between Kazakhstan and China grow in 2022?", "34 percent"),
+    ("What trade volume with China does Kazakhstan intend to reach?", "$40 billion"),
+    ("Who chairs the Standing Committee of the National People's Congress?", "Zhao Leji"),
+])
+def test_answers_quote_the_fact(seed_index: qa.Index, question: str, expected: str) -> None:
+    answer = seed_index.ask(question)
+    assert_cited_verbatim(answer)
+    assert expected in answer.text
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?",
+    "How do I bake sourdough bread?",
+    "Who won the 2022 FIFA World Cup?",
+])
+def test_unsupported_questions_abstain_with_related_reading(seed_index: qa.Index,
+                                                             question: str) -> None:
+    answer = seed_index.ask(question)
+    assert answer.abstained and not answer.citations
+    assert "could not find" in answer.text
+    assert answer.hits
+
+
+def test_follow_up_uses_the_previous_question(seed_index: qa.Index) -> None:
+    answer = seed_index.ask("What did he say about the agreements?", history=["Who is Li Qiang?"])
+    assert_cited_verbatim(answer)
+    assert answer.citations[0].hit.article_id == "001_e2c74f9a2f197b54"
+    assert "Li Qiang spoke about the agreements" in answer.text
+
+
+def test_history_accepts_question_answer_pairs(seed_index: qa.Index) -> None:
+    first = seed_index.ask("Who is Li Qiang?")
+    answer = seed_index.ask("What did he say about the agreements?",
+                            history=[("Who is Li Qiang?", first.text)])
+    assert answer.citations[0].hit.article_id == "001_e2c74f9a2f197b54"
+
+
+def test_standalone_questions_ignore_history() -> None:
+    assert retrieval_query("Which sectors did Tokayev discuss?", ["Who is Li Qiang?"]) == \
+        "Which sectors did Tokayev discuss?"
+    assert retrieval_query("And him?", ["Who is Li Qiang?"]) == "Who is Li Qiang? And him?"
+
+
+def test_answers_are_json_ready(seed_index: qa.Index) -> None:
+    data = seed_index.ask("Who chairs the Standing Committee?").to_dict()
+    assert set(data) >= {"text", "citations", "abstained", "hits"}
+    assert set(data["citations"][0]) >= {"n", "quote", "source", "title", "date", "start", "end"}

@@ -1,0 +1,152 @@
+"""Building, saving, loading and searching a real index of the seed articles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.embed import Embedder
+
+from .conftest import SEEDS
+
+TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
+SECTORS = "Which sectors did Tokayev and Ma Xingrui discuss?"
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def own_seeds(tmp_path: Path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+def test_manifest_records_model_settings_and_sources(seed_index: qa.Index) -> None:
+    manifest = json.loads((seed_index.path / "manifest.json").read_text())
+    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 384}
+    assert manifest["settings"]["chunk"] == {"max_words": 120, "overlap": 0}
+    assert manifest["counts"]["articles"] == 2
+    assert manifest["counts"]["passages"] == len(seed_index.passages)
+    assert {Path(s["path"]).name for s in manifest["sources"]} == {p.name for p in SEEDS.iterdir()}
+    assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
+
+
+def test_round_trip_gives_identical_hits(seed_index: qa.Index, embedder: Embedder) -> None:
+    loaded = qa.load(seed_index.path, embedder=embedder)
+    for mode in ("hybrid", "dense", "bm25"):
+        assert loaded.search(TRADE, mode=mode) == seed_index.search(TRADE, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_trade_figure(seed_index: qa.Index, mode: str) -> None:
+    hits = seed_index.search(TRADE, k=3, mode=mode)
+    assert "34 percent" in " ".join(h.text for h in hits)
+    assert hits[0].article_id == "000_ed18d489a2ac6f1b"
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_hybrid_hits_carry_both_scores(seed_index: qa.Index) -> None:
+    hit = seed_index.search(TRADE, k=1)[0]
+    assert hit.dense_score is not None and hit.dense_score > 0.3
+    assert hit.bm25_score is not None and hit.bm25_score > 0
+
+
+def test_filters_by_source_and_date(seed_index: qa.Index) -> None:
+    october = seed_index.search(TRADE, k=10, sources=["001_e2c74f9a2f197b54.txt"])
+    assert october and {h.article_id for h in october} == {"001_e2c74f9a2f197b54"}
+    march = seed_index.search(TRADE, k=10, date_from="2023-03-01", date_to="2023-03-31")
+    assert march and {h.date for h in march} == {"2023-03-28"}
+    assert seed_index.search(TRADE, date_from="2030-01-01") == []
+
+
+def test_bad_search_arguments(seed_index: qa.Index) -> None:
+    with pytest.raises(qa.QuestionError):
+        seed_index.search("   ")
+    with pytest.raises(qa.QuestionError, match="too long"):
+        seed_index.search("why " * 3000)
+    with pytest.raises(ValueError, match="mode"):
+        seed_index.search(TRADE, mode="fuzzy")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="k must be"):
+        seed_index.search(TRADE, k=0)
+
+
+def test_up_to_date_index_is_not_rebuilt(own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+    first = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    before = snapshot(first.path)
+    again = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    assert snapshot(again.path) == before
+    assert again.search(TRADE) == first.search(TRADE)
+
+
+def test_changed_source_makes_the_index_stale(own_seeds: Path, tmp_path: Path,
+                                              embedder: Embedder) -> None:
+    index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    article = own_seeds / "000_ed18d489a2ac6f1b.txt"
+    article.write_text(article.read_text() + "\n\nTrade in apricots tripled in 2023.")
+    with pytest.raises(qa.IndexStaleError, match="000_ed18d489a2ac6f1b.txt"):
+        qa.load(index.path, embedder=embedder)
+    rebuilt = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    assert "apricots" in rebuilt.search("apricot trade", k=1)[0].text
+
+
+def test_other_settings_or_model_trigger_rebuild_or_refusal(own_seeds: Path, tmp_path: Path,
+                                                            embedder: Embedder) -> None:
+    index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    smaller = qa.build([own_seeds], tmp_path / "idx", embedder=embedder,
+                       chunk=qa.ChunkConfig(max_words=30))
+    assert len(smaller.passages) > len(index.passages)
+    with pytest.raises(qa.IndexMismatchError, match="built with model"):
+        qa.load(index.path, model="some-other-model")
+
+
+def test_interrupted_build_leaves_the_old_index(own_seeds: Path, tmp_path: Path,
+                                                embedder: Embedder) -> None:
+    index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    before = snapshot(index.path)
+
+    def crash(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        qa.build([own_seeds], tmp_path / "idx", embedder=embedder, force=True, progress=crash)
+    assert snapshot(index.path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "seeds"]
+    assert qa.load(index.path, embedder=embedder).search(TRADE)
+
+
+@pytest.mark.parametrize("damage", ["delete_faiss", "truncate_passages", "garble_manifest",
+                                    "garble_faiss"])
+def test_damaged_index_gives_a_clear_error(index_copy: Path, embedder: Embedder,
+                                           damage: str) -> None:
+    if damage == "delete_faiss":
+        (index_copy / "faiss.index").unlink()
+    elif damage == "truncate_passages":
+        data = (index_copy / "passages.jsonl").read_bytes()
+        (index_copy / "passages.jsonl").write_bytes(data[: len(data) // 2])
+    elif damage == "garble_manifest":
+        (index_copy / "manifest.json").write_text("{not json")
+    else:
+        size = (index_copy / "faiss.index").stat().st_size
+        (index_copy / "faiss.index").write_bytes(b"\x00" * size)
+    with pytest.raises(qa.IndexCorruptError, match="qa build"):
+        qa.load(index_copy, embedder=embedder)
+
+
+def test_missing_index_and_foreign_directory(tmp_path: Path, embedder: Embedder) -> None:
+    with pytest.raises(qa.IndexNotFoundError, match="qa build"):
+        qa.load(tmp_path / "nowhere", embedder=embedder)
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "diary.txt").write_text("keep me")
+    with pytest.raises(qa.QAError, match="not a qa index"):
+        qa.build([SEEDS], precious, embedder=embedder)
+    assert (precious / "diary.txt").read_text() == "keep me"
