@@ -21,7 +21,8 @@ from .errors import (
     QAError,
     QuestionError,
 )
-from .index import Index, build, load
+from .builder import build, load
+from .index import Index
 from .schema import Answer, Article, Citation, Hit, Passage
 
 __all__ = [

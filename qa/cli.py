@@ -22,6 +22,13 @@ IndexOpt = Annotated[str, typer.Option("--index", "-i", help="Index directory.",
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
+class IndexTypeChoice(str, Enum):
+    auto = "auto"
+    flat = "flat"
+    hnsw = "hnsw"
+    ivfpq = "ivfpq"
+
+
 class ModeChoice(str, Enum):
     hybrid = "hybrid"
     dense = "dense"
@@ -82,6 +89,9 @@ def build(
     skip_bad: Annotated[bool, typer.Option(help="Warn about and skip bad files/records.")] = False,
     max_words: Annotated[int, typer.Option(help="Longest passage, in words.")] = 120,
     overlap: Annotated[int, typer.Option(help="Sentences of overlap when splitting.")] = 0,
+    index_type: Annotated[IndexTypeChoice, typer.Option(
+        help="FAISS index: auto (exact up to 100k passages, else HNSW), flat, hnsw, ivfpq."
+    )] = IndexTypeChoice.auto,
 ) -> None:
     """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
     from tqdm import tqdm
@@ -89,7 +99,7 @@ def build(
     from . import store
     from .config import BuildConfig, ChunkConfig, DEFAULT_MODEL
     from .corpus import read_corpus
-    from .index import build as build_index
+    from .builder import build as build_index
 
     if skip_bad:
         logging.getLogger("qa").setLevel(logging.WARNING)
@@ -97,7 +107,8 @@ def build(
                 ) if max_words > 0 and overlap >= 0 else None
     if chunk is None:
         raise fail("--max-words must be >= 1 and --overlap >= 0", 2)
-    settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk).fingerprint()
+    settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk,
+                           index_type=index_type.value).fingerprint()
     corpus = run(lambda: read_corpus(paths, skip_bad=skip_bad))
     for problem in corpus.skipped:
         typer.echo(f"warning: skipped {problem}", err=True)
@@ -115,15 +126,16 @@ def build(
         bar.update(done - bar.n)
 
     hide_loading_bars()
-    built = run(lambda: build_index(paths, index, model, chunk=chunk, force=True,
-                                    skip_bad=skip_bad, progress=progress))
+    built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
+                                    index_type=index_type.value, skip_bad=skip_bad,
+                                    progress=progress))
     bar.close()
     c = built.manifest["counts"]
     typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")
 
 
 def _load(index: str) -> Any:
-    from .index import load
+    from .builder import load
 
     hide_loading_bars()
     return run(lambda: load(index))
@@ -198,6 +210,32 @@ def info(index: IndexOpt = "embeddings", as_json: JsonOpt = False) -> None:
     typer.echo(f"settings: {json.dumps(manifest['settings'])}")
     typer.echo(f"corpus:   {c['files']} files, {c['articles']} articles, {c['passages']} passages")
     typer.echo("status:   " + ("stale: " + ", ".join(stale) if stale else "up to date"))
+
+
+@app.command()
+def add(
+    paths: Annotated[list[str], typer.Argument(help="Files or folders to add or refresh.")],
+    index: IndexOpt = "embeddings",
+) -> None:
+    """Add articles to an existing index, embedding only new text.  Example: qa add new.md"""
+    idx = _load(index)
+    before = len(idx)
+    run(lambda: idx.add(paths))
+    typer.echo(f"{index}/ now holds {idx.manifest['counts']['articles']} articles, "
+               f"{len(idx)} passages ({len(idx) - before:+d})")
+
+
+@app.command()
+def remove(
+    sources: Annotated[list[str], typer.Argument(help="Source files (as listed by qa info).")],
+    index: IndexOpt = "embeddings",
+) -> None:
+    """Remove the articles of SOURCES from the index.  Example: qa remove old.md"""
+    idx = _load(index)
+    before = len(idx)
+    run(lambda: idx.remove(sources))
+    typer.echo(f"{index}/ now holds {idx.manifest['counts']['articles']} articles, "
+               f"{len(idx)} passages ({len(idx) - before:+d})")
 
 
 @app.command()

@@ -41,17 +41,21 @@ class BuildConfig:
         chunk: passage splitting.
         embed_title: prepend the article title and date to each passage before
             embedding it (the stored passage text is unchanged).
+        index_type: FAISS index: "auto" (exact up to 100k passages, HNSW above),
+            "flat", "hnsw" or "ivfpq" (compressed, for memory-bound corpora).
         batch_size: passages per encoder batch.
     """
 
     model: str = DEFAULT_MODEL
     chunk: ChunkConfig = ChunkConfig()
     embed_title: bool = True
+    index_type: str = "auto"
     batch_size: int = 64
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that make two builds differ (batch size does not)."""
-        return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title}
+        return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title,
+                "index_type": self.index_type}
 
 
 Fusion = Literal["convex", "rrf"]

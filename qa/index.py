@@ -8,11 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import retrieve, store
-from .config import DEFAULT_MODEL, MODES, BuildConfig, ChunkConfig, Mode, SearchConfig
-from .corpus import read_corpus, split_corpus
+from . import retrieve
+from .config import MODES, Mode, SearchConfig
 from .embed import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, QAError, QuestionError
+from .errors import EmptyCorpusError, QAError, QuestionError
 from .schema import Answer, Hit, Passage
 
 if TYPE_CHECKING:
@@ -20,16 +19,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INDEX = "embeddings"
 MAX_QUESTION_CHARS = 2000
-
-
-def embedding_text(p: Passage, with_title: bool) -> str:
-    """What is embedded for a passage: its text, after its title and date unless they repeat it."""
-    if not with_title or p.text.startswith(p.title.rstrip("…")):
-        return p.text
-    head = p.title + (f" ({p.date})" if p.date else "")
-    return f"{head}\n{p.text}"
 
 
 def check_question(question: str) -> str:
@@ -180,124 +170,52 @@ class Index:
                             allowed=self.filter_mask(sources, date_from, date_to))
         return self.answerer(question, hits, query=query)
 
+    def add(self, paths: Sequence[str | os.PathLike[str]]) -> Index:
+        """Add (or refresh) the articles in `paths`; only new text is embedded.
 
-def _refuse_foreign_dir(path: Path) -> None:
-    if path.exists() and (not path.is_dir() or (
-            any(path.iterdir()) and not (path / store.MANIFEST).exists())):
-        raise QAError(f"{path} exists and is not a qa index; refusing to overwrite it")
+        The index on disk is replaced atomically and this object is updated in place.
+        """
+        from .builder import build
 
+        return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
+                                   embedder=self.embedder, **self._settings()))
 
-def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
-          model: str | None = None, *, chunk: ChunkConfig | None = None, force: bool = False,
-          skip_bad: bool = False, embedder: Embedder | None = None,
-          progress: Callable[[int, int], None] | None = None) -> Index:
-    """Read `sources`, split, embed and index them into `index_dir`, and return the index.
+    def remove(self, sources: Sequence[str]) -> Index:
+        """Drop the articles of these source files (path as given, file name or stem)."""
+        from .builder import build
 
-    An existing index built from the same sources and settings is loaded instead of
-    rebuilt unless `force`. The write is atomic: a failed build leaves the old index.
+        wanted = set(sources)
+        keep = [path for path, rec in zip(self._source_paths(), self.manifest["sources"],
+                                          strict=True)
+                if not wanted & {rec["source"], rec["path"], Path(rec["path"]).name,
+                                 Path(rec["path"]).stem}]
+        if len(keep) == len(self.manifest["sources"]):
+            raise QAError(f"none of {sorted(wanted)} is a source of this index (see `qa info`)")
+        if not keep:
+            raise EmptyCorpusError("removing these sources would leave the index empty")
+        return self._replace(build(keep, self.path, self.model, embedder=self.embedder,
+                                   **self._settings()))
 
-    Args:
-        sources: files and folders of .txt, .md or .jsonl articles.
-        index_dir: where the index is saved.
-        model: sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2).
-        chunk: passage splitting settings.
-        force: rebuild even when the index is up to date.
-        skip_bad: log and skip unreadable files and records instead of failing.
-        embedder: an already loaded model to reuse (its name must match `model`).
-        progress: called as progress(done, total) while passages are encoded.
-    """
-    path = Path(index_dir)
-    config = BuildConfig(model=model or (embedder.name if embedder else DEFAULT_MODEL),
-                         chunk=chunk or ChunkConfig())
-    if embedder is not None and embedder.name != config.model:
-        raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")
-    corpus = read_corpus(sources, skip_bad=skip_bad)
-    settings = config.fingerprint()
-    reason = "forced" if force else store.rebuild_reason(path, corpus.files, settings)
-    if reason is None:
-        logger.info("index in %s is up to date", path)
-        return load(path, embedder=embedder)
-    _refuse_foreign_dir(path)
-    logger.info("building index in %s: %s", path, reason)
-    passages = split_corpus(corpus.articles, config.chunk)
-    embedder = embedder or Embedder(config.model)
-    texts = [embedding_text(p, config.embed_title) for p in passages]
-    done = [0]
+    def _source_paths(self) -> list[str]:
+        """The recorded sources, as given where that still names the same file."""
+        out = []
+        for rec in self.manifest["sources"]:
+            same = Path(rec["source"]).resolve() == Path(rec["path"])
+            out.append(rec["source"] if same else rec["path"])
+        return out
 
-    def tick(n: int) -> None:
-        done[0] += n
-        if progress:
-            progress(done[0], len(texts))
+    def _settings(self) -> dict[str, Any]:
+        from .config import ChunkConfig
 
-    vectors = embedder.encode(texts, batch_size=config.batch_size, progress=tick)
-    dense, bm25 = make_indexes(vectors, passages)
-    with store.atomic_directory(path) as tmp:
-        _save(tmp, dense, bm25, passages)
-        manifest = store.make_manifest(tmp, settings=settings, dimension=embedder.dimension,
-                                       files=corpus.files, passages=len(passages),
-                                       articles=len(corpus.articles), faiss_type="flat")
-        store.write_json(tmp / store.MANIFEST, manifest)
-    return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder)
+        settings = self.manifest["settings"]
+        return {"chunk": ChunkConfig(**settings["chunk"]),
+                "index_type": settings.get("index_type", "auto")}
+
+    def _replace(self, other: Index) -> Index:
+        self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]
+                      passages=other.passages, dense=other._dense, bm25=other._bm25,
+                      embedder=other.embedder)
+        return self
 
 
-def make_indexes(vectors: np.ndarray, passages: Sequence[Passage]) -> tuple[Any, Any]:
-    """A FAISS inner-product index of `vectors` and a BM25 index of the passage texts."""
-    import bm25s
-    import faiss
-
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
-    bm25 = bm25s.BM25()
-    bm25.index(retrieve.tokenize([p.text for p in passages], retrieve.make_stemmer()),
-               show_progress=False)
-    return dense, bm25
-
-
-def _save(directory: Path, dense: Any, bm25: Any, passages: Sequence[Passage]) -> None:
-    import faiss
-
-    store.write_passages(directory / store.PASSAGES, passages)
-    faiss.write_index(dense, str(directory / store.FAISS_FILE))
-    bm25.save(str(directory / store.BM25_DIR), show_progress=False)
-
-
-def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None = None,
-         embedder: Embedder | None = None, check_sources: bool = True) -> Index:
-    """Open the index saved in `index_dir`.
-
-    Args:
-        index_dir: the directory `qa.build` wrote.
-        model: the model the caller expects; must match the one the index was built with.
-        embedder: an already loaded model to reuse.
-        check_sources: refuse an index whose source files changed since it was built.
-
-    Raises:
-        IndexNotFoundError, IndexCorruptError, IndexMismatchError, IndexStaleError.
-    """
-    import bm25s
-    import faiss
-
-    path = Path(index_dir)
-    manifest = store.read_manifest(path)
-    built_with = manifest["model"]["name"]
-    for wanted in (model, embedder.name if embedder else None):
-        if wanted is not None and wanted != built_with:
-            raise IndexMismatchError(f"index in {path}/ was built with model {built_with!r}, "
-                                     f"not {wanted!r}; run `qa build --model {wanted}`")
-    if check_sources:
-        store.check_fresh(path, manifest)
-    passages = store.read_passages(path / store.PASSAGES)
-    try:
-        dense = faiss.read_index(str(path / store.FAISS_FILE))
-        bm25 = bm25s.BM25.load(str(path / store.BM25_DIR), show_progress=False)
-    except Exception as exc:  # noqa: BLE001 - FAISS and bm25s raise assorted errors
-        raise IndexCorruptError(f"{path}/: cannot read index files ({exc}); run `qa build --force`") from None
-    counts = {len(passages), dense.ntotal, int(bm25.scores["num_docs"]), manifest["counts"]["passages"]}
-    if len(counts) != 1:
-        raise IndexCorruptError(f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
-    embedder = embedder or Embedder(built_with)
-    if embedder.dimension != dense.d:
-        raise IndexMismatchError(f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
-    return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder)
+from .builder import DEFAULT_INDEX, build, embedding_text, load, make_indexes  # noqa: E402,F401

@@ -54,13 +54,15 @@ def dense_search(index: Any, query: np.ndarray, k: int,
     import faiss
     import numpy as np
 
+    from .dense import search_params
+
     params = None
     if allowed is not None:
         ids = np.flatnonzero(allowed).astype(np.int64)
         k = min(k, len(ids))
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+        params = search_params(index, faiss.IDSelectorBatch(ids))
     k = min(k, index.ntotal)
     scores, found = index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
     keep = found[0] >= 0

@@ -120,3 +120,20 @@ def test_help_is_fast_and_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("build", "search", "ask", "info", "serve"):
         assert command in result.stdout
+
+
+def test_add_remove_and_index_type_through_the_cli(tmp_path: Path) -> None:
+    corpus = tmp_path / "seeds"
+    shutil.copytree(SEEDS, corpus)
+    index = str(tmp_path / "idx")
+    first = qa_cli("build", str(corpus / "000_ed18d489a2ac6f1b.txt"), "--index", index,
+                   "--index-type", "hnsw")
+    assert first.returncode == 0, first.stderr
+    added = runner.invoke(app, ["add", str(corpus / "001_e2c74f9a2f197b54.txt"), "--index", index])
+    assert added.exit_code == 0 and "2 articles" in added.output
+    info = runner.invoke(app, ["info", "--index", index, "--json"])
+    assert json.loads(info.output)["faiss"]["type"] == "hnsw"
+    removed = runner.invoke(app, ["remove", "000_ed18d489a2ac6f1b.txt", "--index", index])
+    assert removed.exit_code == 0 and "1 articles" in removed.output
+    missing = runner.invoke(app, ["remove", "nope.txt", "--index", index])
+    assert missing.exit_code == 1 and "is a source of this index" in missing.stderr

@@ -150,3 +150,45 @@ def test_missing_index_and_foreign_directory(tmp_path: Path, embedder: Embedder)
     with pytest.raises(qa.QAError, match="not a qa index"):
         qa.build([SEEDS], precious, embedder=embedder)
     assert (precious / "diary.txt").read_text() == "keep me"
+
+
+def test_changed_folder_reuses_vectors_of_unchanged_passages(
+        own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+    qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
+    (own_seeds / "melons.md").write_text("# Melons\n\nMelon exports to China doubled.",
+                                         encoding="utf-8")
+    encoded: list[int] = []
+    index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder,
+                     progress=lambda done, total: encoded.append(total))
+    assert encoded and max(encoded) == 1
+    assert index.search("melon exports", k=1)[0].article_id == "melons"
+    fresh = qa.build([own_seeds], tmp_path / "fresh", embedder=embedder)
+    assert index.search(TRADE, mode="dense") == fresh.search(TRADE, mode="dense")
+
+
+def test_add_and_remove_articles(own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+    index = qa.build([own_seeds / "000_ed18d489a2ac6f1b.txt"], tmp_path / "idx", embedder=embedder)
+    assert {p.article_id for p in index.passages} == {"000_ed18d489a2ac6f1b"}
+    index.add([own_seeds / "001_e2c74f9a2f197b54.txt"])
+    assert index.manifest["counts"]["articles"] == 2
+    assert qa.load(tmp_path / "idx", embedder=embedder).search("Zhao Leji", k=1)[0].article_id \
+        == "001_e2c74f9a2f197b54"
+    index.remove(["000_ed18d489a2ac6f1b.txt"])
+    assert {p.article_id for p in qa.load(tmp_path / "idx", embedder=embedder).passages} == \
+        {"001_e2c74f9a2f197b54"}
+    with pytest.raises(qa.QAError, match="is a source of this index"):
+        index.remove(["nope.txt"])
+    with pytest.raises(qa.EmptyCorpusError):
+        index.remove(["001_e2c74f9a2f197b54"])
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
+def test_approximate_index_types_find_the_same_passage(
+        seeds_copy: Path, tmp_path: Path, embedder: Embedder, index_type: str) -> None:
+    index = qa.build([seeds_copy], tmp_path / "idx", embedder=embedder, index_type=index_type)
+    assert index.manifest["faiss"]["type"] == index_type
+    loaded = qa.load(tmp_path / "idx", embedder=embedder)
+    hits = loaded.search(TRADE, k=3, mode="dense")
+    assert "34 percent" in " ".join(h.text for h in hits)
+    march = loaded.search(TRADE, k=5, mode="dense", date_to="2023-03-31")
+    assert march and {h.date for h in march} == {"2023-03-28"}

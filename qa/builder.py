@@ -1,0 +1,223 @@
+"""Building, updating and loading an index directory; only new passage text is embedded."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import dense as dense_types
+from . import retrieve, store
+from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig
+from .corpus import SourceFile, read_corpus, split_corpus
+from .embed import Embedder
+from .errors import IndexCorruptError, IndexMismatchError, QAError
+from .schema import Passage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .index import Index
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INDEX = "embeddings"
+VECTORS_FILE = "vectors.npy"
+"""Raw vectors, kept beside compressed (IVF-PQ) indexes so updates need not re-embed."""
+
+Progress = Callable[[int, int], None]
+
+
+def embedding_text(p: Passage, with_title: bool) -> str:
+    """What is embedded for a passage: its text, after its title and date unless they repeat it."""
+    if not with_title or p.text.startswith(p.title.rstrip("…")):
+        return p.text
+    head = p.title + (f" ({p.date})" if p.date else "")
+    return f"{head}\n{p.text}"
+
+
+def _refuse_foreign_dir(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or (
+            any(path.iterdir()) and not (path / store.MANIFEST).exists())):
+        raise QAError(f"{path} exists and is not a qa index; refusing to overwrite it")
+
+
+def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
+          model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
+          force: bool = False, skip_bad: bool = False, embedder: Any = None,
+          progress: Progress | None = None) -> Index:
+    """Read `sources`, split, embed and index them into `index_dir`, and return the index.
+
+    An existing index built from the same sources and settings is loaded instead of
+    rebuilt unless `force`. When only some articles changed, the vectors of unchanged
+    passages are reused. The write is atomic: a failed build leaves the old index.
+
+    Args:
+        sources: files and folders of .txt, .md or .jsonl articles.
+        index_dir: where the index is saved.
+        model: sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2).
+        chunk: passage splitting settings.
+        index_type: "auto", "flat", "hnsw" or "ivfpq" (see `qa.dense`).
+        force: rebuild from scratch even when the index is up to date.
+        skip_bad: log and skip unreadable files and records instead of failing.
+        embedder: an already loaded model (or any object with `name`, `dimension` and
+            `encode`) to use; its name must match `model`.
+        progress: called as progress(done, total) while passages are encoded.
+    """
+    path = Path(index_dir)
+    config = BuildConfig(model=model or (embedder.name if embedder else DEFAULT_MODEL),
+                         chunk=chunk or ChunkConfig(), index_type=index_type)
+    dense_types.resolve(index_type, 0)
+    if embedder is not None and embedder.name != config.model:
+        raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")
+    corpus = read_corpus(sources, skip_bad=skip_bad)
+    reason = "forced" if force else store.rebuild_reason(path, corpus.files, config.fingerprint())
+    if reason is None:
+        logger.info("index in %s is up to date", path)
+        return load(path, embedder=embedder)
+    _refuse_foreign_dir(path)
+    logger.info("building index in %s: %s", path, reason)
+    passages = split_corpus(corpus.articles, config.chunk)
+    embedder = embedder or Embedder(config.model)
+    texts = [embedding_text(p, config.embed_title) for p in passages]
+    known = {} if force else _known_vectors(path, config)
+    vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
+    return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors)
+
+
+def _known_vectors(path: Path, config: BuildConfig) -> dict[str, np.ndarray]:
+    """Vectors of the existing index by embedded text, when built the same way; else {}."""
+    import faiss
+    import numpy as np
+
+    try:
+        manifest = store.read_manifest(path)
+        old = manifest["settings"]
+        if (old["model"], old["embed_title"]) != (config.model, config.embed_title):
+            return {}
+        passages = store.read_passages(path / store.PASSAGES)
+        vectors = dense_types.vectors_of(faiss.read_index(str(path / store.FAISS_FILE)))
+        if vectors is None and (path / VECTORS_FILE).exists():
+            vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+    except (QAError, RuntimeError, OSError, KeyError, ValueError):
+        return {}
+    if vectors is None or len(vectors) != len(passages):
+        return {}
+    return {embedding_text(p, config.embed_title): vectors[i] for i, p in enumerate(passages)}
+
+
+def _encode_new(embedder: Any, texts: list[str], known: dict[str, np.ndarray], batch_size: int,
+                progress: Progress | None) -> np.ndarray:
+    """Vectors for `texts`, encoding only those not in `known`."""
+    import numpy as np
+
+    todo = [i for i, t in enumerate(texts) if t not in known]
+    if known:
+        logger.info("reusing %d vectors, encoding %d", len(texts) - len(todo), len(todo))
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], len(todo))
+
+    fresh = embedder.encode([texts[i] for i in todo], batch_size=batch_size, progress=tick)
+    if progress and not todo:
+        progress(0, 0)
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for i, t in enumerate(texts):
+        if t in known:
+            vectors[i] = known[t]
+    if todo:
+        vectors[todo] = fresh
+    return vectors
+
+
+def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[SourceFile],
+           articles: int, passages: list[Passage], vectors: np.ndarray) -> Index:
+    import numpy as np
+
+    from .index import Index
+
+    kind = dense_types.resolve(config.index_type, len(passages))
+    dense, bm25 = make_indexes(vectors, passages, kind)
+    with store.atomic_directory(path) as tmp:
+        _save(tmp, dense, bm25, passages)
+        if dense_types.vectors_of(dense) is None:
+            np.save(tmp / VECTORS_FILE, vectors)
+        manifest = store.make_manifest(tmp, settings=config.fingerprint(),
+                                       dimension=embedder.dimension, files=files,
+                                       passages=len(passages), articles=articles, faiss_type=kind)
+        store.write_json(tmp / store.MANIFEST, manifest)
+    return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
+                 embedder=embedder)
+
+
+def make_indexes(vectors: np.ndarray, passages: Sequence[Passage],
+                 kind: str = "flat") -> tuple[Any, Any]:
+    """A FAISS inner-product index of `vectors` and a BM25 index of the passage texts."""
+    import bm25s
+
+    bm25 = bm25s.BM25()
+    bm25.index(retrieve.tokenize([p.text for p in passages], retrieve.make_stemmer()),
+               show_progress=False)
+    return dense_types.make(vectors, kind), bm25
+
+
+def _save(directory: Path, dense: Any, bm25: Any, passages: Sequence[Passage]) -> None:
+    import faiss
+
+    store.write_passages(directory / store.PASSAGES, passages)
+    faiss.write_index(dense, str(directory / store.FAISS_FILE))
+    bm25.save(str(directory / store.BM25_DIR), show_progress=False)
+
+
+def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None = None,
+         embedder: Any = None, check_sources: bool = True) -> Index:
+    """Open the index saved in `index_dir`.
+
+    Args:
+        index_dir: the directory `qa.build` wrote.
+        model: the model the caller expects; must match the one the index was built with.
+        embedder: an already loaded model to reuse.
+        check_sources: refuse an index whose source files changed since it was built.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError, IndexStaleError.
+    """
+    from .index import Index
+
+    path = Path(index_dir)
+    manifest = store.read_manifest(path)
+    built_with = manifest["model"]["name"]
+    for wanted in (model, embedder.name if embedder else None):
+        if wanted is not None and wanted != built_with:
+            raise IndexMismatchError(f"index in {path}/ was built with model {built_with!r}, "
+                                     f"not {wanted!r}; run `qa build --model {wanted}`")
+    if check_sources:
+        store.check_fresh(path, manifest)
+    passages = store.read_passages(path / store.PASSAGES)
+    dense, bm25 = _read_indexes(path)
+    counts = {len(passages), dense.ntotal, int(bm25.scores["num_docs"]), manifest["counts"]["passages"]}
+    if len(counts) != 1:
+        raise IndexCorruptError(f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
+    embedder = embedder or Embedder(built_with)
+    if embedder.dimension != dense.d:
+        raise IndexMismatchError(f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
+    return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
+                 embedder=embedder)
+
+
+def _read_indexes(path: Path) -> tuple[Any, Any]:
+    import bm25s
+    import faiss
+
+    try:
+        dense = faiss.read_index(str(path / store.FAISS_FILE))
+        bm25 = bm25s.BM25.load(str(path / store.BM25_DIR), show_progress=False)
+    except Exception as exc:  # noqa: BLE001 - FAISS and bm25s raise assorted errors
+        raise IndexCorruptError(f"{path}/: cannot read index files ({exc}); run `qa build --force`") from None
+    dense_types.tune(dense)
+    return dense, bm25

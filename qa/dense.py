@@ -1,0 +1,92 @@
+"""FAISS index types: exact for small corpora, HNSW and IVF-PQ for large ones."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+IndexType = Literal["auto", "flat", "hnsw", "ivfpq"]
+INDEX_TYPES: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
+FLAT_MAX = 100_000
+"""Up to this many passages, "auto" picks exact search; above it, HNSW."""
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+IVF_NPROBE = 32
+PQ_BYTES = 48
+TRAIN_MAX = 100_000
+
+
+def resolve(kind: str, n: int) -> str:
+    """The concrete index type for `n` passages."""
+    if kind not in INDEX_TYPES:
+        raise ValueError(f"index type must be one of {INDEX_TYPES}, got {kind!r}")
+    if kind == "auto":
+        return "flat" if n <= FLAT_MAX else "hnsw"
+    return kind
+
+
+def make(vectors: np.ndarray, kind: str) -> Any:
+    """A FAISS inner-product index of type `kind` ("flat", "hnsw" or "ivfpq") over `vectors`."""
+    import faiss
+
+    n, d = vectors.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = _ivfpq(vectors)
+    index.add(vectors)
+    tune(index)
+    return index
+
+
+def _ivfpq(vectors: np.ndarray) -> Any:
+    import faiss
+    import numpy as np
+
+    n, d = vectors.shape
+    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+    m = next(m for m in (PQ_BYTES, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1) if d % m == 0)
+    nbits = 8 if n >= 256 * 39 else 4
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(d), d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = vectors if n <= TRAIN_MAX else vectors[rng.choice(n, TRAIN_MAX, replace=False)]
+    index.train(np.ascontiguousarray(sample))
+    return index
+
+
+def tune(index: Any) -> None:
+    """Set the search-time knobs (they are not all saved with the index)."""
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    elif isinstance(index, faiss.IndexIVF):
+        index.nprobe = min(IVF_NPROBE, index.nlist)
+
+
+def search_params(index: Any, selector: Any) -> Any:
+    """Search parameters restricting `index` to `selector`, of the type the index wants."""
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if isinstance(index, faiss.IndexIVF):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    return faiss.SearchParameters(sel=selector)
+
+
+def vectors_of(index: Any) -> np.ndarray | None:
+    """The exact stored vectors, or None where the index keeps only compressed codes."""
+    import faiss
+
+    if isinstance(index, (faiss.IndexFlat, faiss.IndexHNSWFlat)):
+        return index.reconstruct_n(0, index.ntotal)
+    return None

@@ -1,0 +1,180 @@
+"""Embedding passages on a Ray cluster: an actor pool of model replicas behind Ray Data.
+
+`RayEncoder` has the interface of `qa.embed.Embedder` (`name`, `dimension`, `encode`,
+`encode_query`), so `qa.build(..., embedder=RayEncoder(address=...))` embeds on the
+cluster and writes the usual index. Needs the optional extra: pip install 'qa[ray]'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import DEFAULT_MODEL
+from .embed import Embedder, Progress
+from .errors import ModelLoadError, QAError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'qa[ray]'"
+WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+class RayError(QAError):
+    """Ray is not installed, or the Ray cluster cannot be reached or fails a job."""
+
+
+class _Encode:
+    """Ray Data callable class: one model replica per actor, loaded once."""
+
+    def __init__(self, model: str | None, batch_size: int) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self._embedder = Embedder(model)
+        self._batch_size = batch_size
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        texts = [str(t) for t in batch["text"]]
+        vectors = self._embedder.encode(texts, batch_size=self._batch_size)
+        return {"i": batch["i"], "vector": vectors}
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the extra must include Ray Data
+    except ImportError:
+        raise RayError(f"embedding with Ray needs Ray Data: {INSTALL_HINT}") from None
+    return ray
+
+
+def _connect(ray: Any, address: str | None, num_cpus: int | None) -> None:
+    """Start or join Ray unless this process already did."""
+    if ray.is_initialized():
+        return
+    local = address in (None, "", "local")
+    try:
+        ray.init(address=None if local else address, num_cpus=num_cpus if local else None,
+                 include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                 runtime_env={"env_vars": WORKER_ENV})
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
+        where = "a local Ray instance" if local else f"Ray at {address!r}"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayError(f"cannot start or reach {where}: {first} "
+                       f"(is the cluster up and {INSTALL_HINT} installed on it?)") from None
+
+
+@contextlib.contextmanager
+def _quiet_progress(ray: Any) -> Iterator[None]:
+    """Ray Data progress bars off for one job; the caller's setting is restored."""
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.enable_progress_bars
+    ctx.enable_progress_bars = False
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars = saved
+
+
+class RayEncoder:
+    """Embeds texts on a Ray cluster with one model replica per actor.
+
+    Args:
+        model: sentence-transformers model name or path, resolved on each worker
+            (default: bundled all-MiniLM-L6-v2, which every worker must have installed).
+        address: Ray address ("ray://head:10001", "auto", host:port); None or "local"
+            starts a private local Ray with `replicas` CPUs. Ignored when this process
+            already called `ray.init`.
+        replicas: model replicas (actors, 1 CPU each); default: every CPU Ray has.
+    """
+
+    def __init__(self, model: str | None = None, *, address: str | None = None,
+                 replicas: int | None = None) -> None:
+        if replicas is not None and replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas!r}")
+        self.name = model or DEFAULT_MODEL
+        self._model = model
+        self._address = address
+        self._replicas = replicas
+        self._dimension: int | None = None
+        self._local: Embedder | None = None
+
+    @property
+    def dimension(self) -> int:
+        """Vector size; known after `encode`, else read from a local copy of the model."""
+        if self._dimension is None:
+            self._dimension = self._local_embedder().dimension
+        return self._dimension
+
+    def _local_embedder(self) -> Embedder:
+        if self._local is None:
+            self._local = Embedder(self._model)
+        return self._local
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
+               progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in input order."""
+        import numpy as np
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        ray = _import_ray()
+        _connect(ray, self._address, self._replicas)
+        replicas = self._replicas or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        replicas = min(replicas, len(texts))
+        order, vectors = self._run(ray, texts, batch_size, replicas, progress)
+        if not np.array_equal(np.sort(order), np.arange(len(texts))):
+            raise RayError(f"Ray returned {len(order)} vectors for {len(texts)} texts")
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        self._dimension = int(out.shape[1])
+        return out
+
+    def _run(self, ray: Any, texts: Sequence[str], batch_size: int, replicas: int,
+             progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        # Small jobs are split so that every replica gets a share; the model still
+        # sees at most `batch_size` texts per forward pass.
+        rows = max(1, min(batch_size, -(-len(texts) // replicas)))
+        blocks = min(-(-len(texts) // rows), replicas * 8)
+        items = [{"i": i, "text": t} for i, t in enumerate(texts)]
+        order: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        try:
+            with _quiet_progress(ray):
+                ds = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+                    _Encode, fn_constructor_kwargs={"model": self._model, "batch_size": batch_size},
+                    batch_size=rows, batch_format="numpy", num_cpus=1,
+                    compute=ray.data.ActorPoolStrategy(size=replicas),
+                    runtime_env={"env_vars": WORKER_ENV})
+                for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    order.append(np.asarray(batch["i"], dtype=np.int64))
+                    vectors.append(np.asarray(batch["vector"], dtype=np.float32))
+                    if progress:
+                        progress(len(order[-1]))
+        except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors in its own types
+            raise _translate(exc) from None
+        return np.concatenate(order), np.concatenate(vectors)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit vector for a query, from a local copy of the model (no round trip)."""
+        return self._local_embedder().encode_query(text)
+
+
+def _translate(exc: BaseException) -> QAError:
+    """A one-line QAError for an exception raised by a Ray Data job."""
+    text = str(exc).strip()
+    for line in text.splitlines():  # Ray re-raises worker errors as text in its own types
+        _, found, message = line.partition("ModelLoadError: ")
+        if found:
+            return ModelLoadError(f"on a Ray worker: {message.strip()}")
+    last = text.splitlines()[-1] if text else type(exc).__name__
+    return RayError(f"the Ray embedding job failed: {last}")

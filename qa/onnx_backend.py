@@ -1,0 +1,248 @@
+"""An ONNX Runtime encoder: the bundled model exported locally, run without PyTorch.
+
+The transformer is exported once with `torch.onnx` into a cache folder (beside the
+index) and reused; tokenising (`tokenizers`), mean pooling and normalising are done
+here exactly as sentence-transformers does them for all-MiniLM-L6-v2, so the vectors
+match the PyTorch `Embedder` to float precision. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import DEFAULT_MODEL
+from .embed import Progress, resolve_model
+from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1
+"""Bumped whenever the exported graph changes, so old cache files are not reused."""
+
+OPSET = 17
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_HASHED = ("config.json", "model.safetensors", "pytorch_model.bin")
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed JSON file, or None when it is absent."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _check_pooling(model_dir: Path) -> None:
+    """Refuse models whose sentence-transformers pipeline is not mean pooling + normalise."""
+    modules = _read_json(model_dir / "modules.json") or []
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    pooling = _read_json(model_dir / "1_Pooling" / "config.json") or {}
+    if kinds and kinds[:2] != ["Transformer", "Pooling"]:
+        raise ModelLoadError(f"model {str(model_dir)!r} is not Transformer + Pooling: {kinds!r}")
+    if pooling and not pooling.get("pooling_mode_mean_tokens"):
+        raise ModelLoadError(f"model {str(model_dir)!r} does not use mean pooling")
+
+
+def model_digest(model_dir: Path) -> str:
+    """A short SHA-256 of the model's weights and config, naming its exported graph."""
+    digest = hashlib.sha256(f"qa-onnx-v{EXPORT_VERSION}-opset{OPSET}".encode())
+    found = False
+    for name in _HASHED:
+        path = model_dir / name
+        if path.is_file():
+            found = True
+            digest.update(name.encode())
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    if not found:
+        raise ModelLoadError(f"no model weights in {str(model_dir)!r}")
+    return digest.hexdigest()[:16]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name) or "model"
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    """Call write(tmp_path) for a temp file beside `target`, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def export_onnx(model_dir: Path, target: Path) -> None:
+    """Export the transformer of `model_dir` (ids, mask, types -> last_hidden_state) to `target`."""
+    import torch
+    from transformers import AutoModel
+
+    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
+                                     attn_implementation="eager")
+    bert.eval().requires_grad_(False)
+
+    class Hidden(torch.nn.Module):  # positional inputs, one tensor out
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.ones((2, 8), dtype=torch.long)
+    sample = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    axes = {k: {0: "batch", 1: "sequence"} for k in (*_INPUTS, "last_hidden_state")}
+
+    def write(tmp: Path) -> None:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter about constant shapes
+            torch.onnx.export(
+                Hidden(), sample, str(tmp), input_names=list(_INPUTS),
+                output_names=["last_hidden_state"], dynamic_axes=axes,
+                opset_version=OPSET, do_constant_folding=True, dynamo=False,
+            )
+
+    _atomic_write(target, write)
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    """Write an int8 (dynamic, per-channel weights) copy of the fp32 graph `source`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    _atomic_write(target, lambda tmp: quantize_dynamic(
+        str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True))
+
+
+def cached_graph(model_dir: Path, name: str, cache_dir: Path, *, quantize: bool) -> Path:
+    """The path of the exported (and maybe quantised) graph, exporting it if absent."""
+    stem = f"{_slug(name)}-{model_digest(model_dir)}"
+    fp32 = cache_dir / f"{stem}.onnx"
+    if not fp32.exists():
+        logger.info("exporting %s to %s", name, fp32)
+        export_onnx(model_dir, fp32)
+    if not quantize:
+        return fp32
+    int8 = cache_dir / f"{stem}-int8.onnx"
+    if not int8.exists():
+        logger.info("quantising %s to %s", fp32, int8)
+        quantize_onnx(fp32, int8)
+    return int8
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _session(graph: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(graph), sess_options=opts,
+                                providers=["CPUExecutionProvider"])
+
+
+def _tokenizer(model_dir: Path, max_length: int) -> Any:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.enable_truncation(max_length=max_length)
+    pad_id = tok.token_to_id("[PAD]")
+    tok.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
+    return tok
+
+
+class OnnxEmbedder:
+    """The model's transformer run by ONNX Runtime on CPU; a drop-in for `qa.embed.Embedder`.
+
+    Args:
+        model: sentence-transformers model name or local path (default: the bundled model).
+        cache_dir: where the exported graph is kept and reused (e.g. beside the index).
+        quantize: run an int8 dynamically quantised copy of the graph.
+        threads: ONNX Runtime intra-op threads (default: the cores this process may use).
+
+    Raises:
+        ModelLoadError: the model cannot be found, exported or loaded.
+    """
+
+    def __init__(self, model: str | None = None, *, cache_dir: Path,
+                 quantize: bool = False, threads: int | None = None) -> None:
+        self.name = model or DEFAULT_MODEL
+        self.quantize = quantize
+        model_dir = Path(resolve_model(model))
+        if not (model_dir / "tokenizer.json").is_file():
+            raise ModelLoadError(f"cannot load model {str(model_dir)!r}: no local tokenizer.json")
+        try:
+            _check_pooling(model_dir)
+            self.graph = cached_graph(model_dir, self.name, Path(cache_dir), quantize=quantize)
+            self._session = _session(self.graph, threads or cpu_count())
+            config = _read_json(model_dir / "sentence_bert_config.json") or {}
+            self.max_seq_length = int(config.get("max_seq_length", 256))
+            self._tok = _tokenizer(model_dir, self.max_seq_length)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot load"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"cannot export or load model {str(model_dir)!r} with ONNX: {first}") from None
+        self._feeds = {i.name for i in self._session.get_inputs()}
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        enc = self._tok.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask,
+                 "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._feeds})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
+               progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        import numpy as np
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for i in range(0, len(order), batch_size):
+            rows = order[i : i + batch_size]
+            out[rows] = self._run([texts[j] for j in rows])
+            if progress:
+                progress(len(rows))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit vector for a query."""
+        return self.encode([text])[0]
