@@ -27,7 +27,8 @@ class AnswerConfig:
     Attributes:
         passages: how many top hits to quote from.
         max_sentences: most sentences in an answer.
-        margin: an extra sentence must score within this of the best one.
+        margin: an extra sentence must score within this of the best one...
+        extra_overlap: ...and contain this share of the question's weighted words.
         min_words: shorter sentences (fragments, bylines) are not quoted.
         min_confidence: below this the answerer abstains.
     """
@@ -35,6 +36,7 @@ class AnswerConfig:
     passages: int = 3
     max_sentences: int = 3
     margin: float = 0.06
+    extra_overlap: float = 0.5
     min_words: int = 4
     min_confidence: float = 0.52
 
@@ -133,14 +135,18 @@ def sentence_features(query: str, cands: Sequence[_Sentence], encode: Encode, st
     return _Features(vectors[1:] @ vectors[0], overlap, prior)
 
 
-def _pick(cands: Sequence[_Sentence], scores: np.ndarray, config: AnswerConfig) -> list[int]:
+def _pick(cands: Sequence[_Sentence], features: _Features, config: AnswerConfig) -> list[int]:
+    """The best sentence, then up to `max_sentences - 1` close runners-up that share
+    at least `extra_overlap` of the question's weighted words."""
+    scores = features.selection()
     order = sorted(range(len(cands)), key=lambda i: -float(scores[i]))
     best = float(scores[order[0]])
     chosen = [order[0]]
     for i in order[1:]:
         if len(chosen) >= config.max_sentences or float(scores[i]) < best - config.margin:
             break
-        if all(cands[i].text != cands[j].text for j in chosen):
+        if features.overlap[i] >= config.extra_overlap and \
+                all(cands[i].text != cands[j].text for j in chosen):
             chosen.append(i)
     return chosen
 
@@ -173,7 +179,7 @@ class ExtractiveAnswerer:
         if not cands:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
         features = sentence_features(query, cands, self.encode, self.stemmer, self.idf)
-        chosen = _pick(cands, features.selection(), config)
+        chosen = _pick(cands, features, config)
         confidence = features.confidence(chosen[0], self._coverage(query, cands[chosen[0]].hit))
         if confidence < config.min_confidence:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)

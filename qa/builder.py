@@ -143,16 +143,17 @@ def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[Sourc
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
+    exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)
-        if dense_types.vectors_of(dense) is None:
+        if exact is not None:
             np.save(tmp / VECTORS_FILE, vectors)
         manifest = store.make_manifest(tmp, settings=config.fingerprint(),
                                        dimension=embedder.dimension, files=files,
                                        passages=len(passages), articles=articles, faiss_type=kind)
         store.write_json(tmp / store.MANIFEST, manifest)
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder)
+                 embedder=embedder, exact=exact)
 
 
 def make_indexes(vectors: np.ndarray, passages: Sequence[Passage],
@@ -207,7 +208,22 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     if embedder.dimension != dense.d:
         raise IndexMismatchError(f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder)
+                 embedder=embedder, exact=_exact_vectors(path, len(passages)))
+
+
+def _exact_vectors(path: Path, n: int) -> np.ndarray | None:
+    """The raw vectors saved beside a compressed index, memory-mapped, or None."""
+    import numpy as np
+
+    if not (path / VECTORS_FILE).exists():
+        return None
+    try:
+        vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path}/: unreadable {VECTORS_FILE} ({exc}); run `qa build --force`") from None
+    if len(vectors) != n:
+        raise IndexCorruptError(f"{path}/: {VECTORS_FILE} disagrees with the passages; run `qa build --force`")
+    return vectors
 
 
 def _read_indexes(path: Path) -> tuple[Any, Any]:

@@ -36,7 +36,8 @@ class Index:
     """A loaded index. Build one with `qa.build`, open a saved one with `qa.load`."""
 
     def __init__(self, *, path: Path, manifest: dict[str, Any], passages: list[Passage],
-                 dense: Any, bm25: Any, embedder: Embedder) -> None:
+                 dense: Any, bm25: Any, embedder: Embedder,
+                 exact: np.ndarray | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.passages = passages
@@ -46,6 +47,7 @@ class Index:
         self.search_config = SearchConfig()
         self._stemmer = retrieve.make_stemmer()
         self._prev = retrieve.previous_passages([p.article_id for p in passages])
+        self._exact = exact
         from .answer import ExtractiveAnswerer
 
         self._position = {p.id: i for i, p in enumerate(passages)}
@@ -113,7 +115,8 @@ class Index:
         depth = max(cfg.depth, k)
         bm25 = retrieve.bm25_scores(self._bm25, retrieve.tokenize([query], self._stemmer)[0],
                                     len(self.passages))
-        dense_ids, dense_scores = retrieve.dense_search(self._dense, vector, depth, allowed)
+        dense_ids, dense_scores = retrieve.dense_search(self._dense, vector, depth, allowed,
+                                                       self._exact)
         dense = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
         if mode == "dense":
             ranked = list(dense.items())
@@ -214,7 +217,7 @@ class Index:
     def _replace(self, other: Index) -> Index:
         self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]
                       passages=other.passages, dense=other._dense, bm25=other._bm25,
-                      embedder=other.embedder)
+                      embedder=other.embedder, exact=other._exact)
         return self
 
 

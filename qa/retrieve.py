@@ -48,9 +48,13 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.n
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def dense_search(index: Any, query: np.ndarray, k: int,
-                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` nearest passages by inner product as (ids, scores), best first."""
+def dense_search(index: Any, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                 exact: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest passages by inner product as (ids, scores), best first.
+
+    With `exact` (the raw vectors, typically memory-mapped), the candidates of a
+    compressed index are re-scored with true inner products and re-ordered.
+    """
     import faiss
     import numpy as np
 
@@ -65,8 +69,12 @@ def dense_search(index: Any, query: np.ndarray, k: int,
         params = search_params(index, faiss.IDSelectorBatch(ids))
     k = min(k, index.ntotal)
     scores, found = index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
-    keep = found[0] >= 0
-    return found[0][keep], scores[0][keep]
+    ids = found[0][found[0] >= 0]
+    if exact is None or not len(ids):
+        return ids, scores[0][found[0] >= 0]
+    true = np.asarray(exact[np.sort(ids)] @ query, dtype=np.float32)
+    order = np.argsort(-true, kind="stable")
+    return np.sort(ids)[order], true[order]
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,
