@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first: the local CPU wheel, so nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,onnx]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,onnx,ray]"
 	touch $@
 
 # Debian's Chromium for the browser tests (never `playwright install`).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from .builder import build, load
 from .config import BuildConfig, ChunkConfig
 from .errors import (
     EmptyCorpusError,
@@ -20,8 +21,8 @@ from .errors import (
     ModelLoadError,
     QAError,
     QuestionError,
+    RayError,
 )
-from .builder import build, load
 from .index import Index
 from .schema import Answer, Article, Citation, Hit, Passage
 
@@ -43,6 +44,7 @@ __all__ = [
     "Passage",
     "QAError",
     "QuestionError",
+    "RayError",
     "build",
     "load",
 ]

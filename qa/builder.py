@@ -201,12 +201,15 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
         store.check_fresh(path, manifest)
     passages = store.read_passages(path / store.PASSAGES)
     dense, bm25 = _read_indexes(path)
-    counts = {len(passages), dense.ntotal, int(bm25.scores["num_docs"]), manifest["counts"]["passages"]}
+    counts = {len(passages), dense.ntotal, int(bm25.scores["num_docs"]),
+              manifest["counts"]["passages"]}
     if len(counts) != 1:
-        raise IndexCorruptError(f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
+        raise IndexCorruptError(
+            f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
     embedder = embedder or Embedder(built_with)
     if embedder.dimension != dense.d:
-        raise IndexMismatchError(f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
+        raise IndexMismatchError(
+            f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
                  embedder=embedder, exact=_exact_vectors(path, len(passages)))
 
@@ -220,9 +223,11 @@ def _exact_vectors(path: Path, n: int) -> np.ndarray | None:
     try:
         vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{path}/: unreadable {VECTORS_FILE} ({exc}); run `qa build --force`") from None
+        raise IndexCorruptError(
+            f"{path}/: unreadable {VECTORS_FILE} ({exc}); run `qa build --force`") from None
     if len(vectors) != n:
-        raise IndexCorruptError(f"{path}/: {VECTORS_FILE} disagrees with the passages; run `qa build --force`")
+        raise IndexCorruptError(
+            f"{path}/: {VECTORS_FILE} disagrees with the passages; run `qa build --force`")
     return vectors
 
 

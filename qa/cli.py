@@ -92,14 +92,18 @@ def build(
     index_type: Annotated[IndexTypeChoice, typer.Option(
         help="FAISS index: auto (exact up to 100k passages, else HNSW), flat, hnsw, ivfpq."
     )] = IndexTypeChoice.auto,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="QA_RAY_ADDRESS",
+        help="Embed on Ray: 'local', 'auto' or ray://HEAD:10001 (pip install 'qa[ray]').",
+    )] = None,
 ) -> None:
     """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
     from tqdm import tqdm
 
     from . import store
-    from .config import BuildConfig, ChunkConfig, DEFAULT_MODEL
-    from .corpus import read_corpus
     from .builder import build as build_index
+    from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig
+    from .corpus import read_corpus
 
     if skip_bad:
         logging.getLogger("qa").setLevel(logging.WARNING)
@@ -126,9 +130,14 @@ def build(
         bar.update(done - bar.n)
 
     hide_loading_bars()
+    embedder = None
+    if ray_address:
+        from .distributed import RayEncoder
+
+        embedder = RayEncoder(model, address=ray_address)
     built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
                                     index_type=index_type.value, skip_bad=skip_bad,
-                                    progress=progress))
+                                    progress=progress, embedder=embedder))
     bar.close()
     c = built.manifest["counts"]
     typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")

@@ -263,8 +263,9 @@ def _split_words(text: str, start: int, end: int, max_words: int) -> list[Span]:
             for i in range(0, len(words), max_words)]
 
 
-def split_article(article: Article, chunk: ChunkConfig = ChunkConfig()) -> list[Passage]:
+def split_article(article: Article, chunk: ChunkConfig | None = None) -> list[Passage]:
     """The passages of an article: paragraphs, long ones split at sentence boundaries."""
+    chunk = chunk or ChunkConfig()
     text = article.text
     _, start = body_start(text)
     spans: list[Span] = []
@@ -280,6 +281,6 @@ def split_article(article: Article, chunk: ChunkConfig = ChunkConfig()) -> list[
     ]
 
 
-def split_corpus(articles: Iterable[Article], chunk: ChunkConfig = ChunkConfig()) -> list[Passage]:
+def split_corpus(articles: Iterable[Article], chunk: ChunkConfig | None = None) -> list[Passage]:
     """All passages of all articles, in order."""
     return [p for article in articles for p in split_article(article, chunk)]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL
 from .embed import Embedder, Progress
-from .errors import ModelLoadError, QAError
+from .errors import ModelLoadError, QAError, RayError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,8 +26,6 @@ INSTALL_HINT = "pip install 'qa[ray]'"
 WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-class RayError(QAError):
-    """Ray is not installed, or the Ray cluster cannot be reached or fails a job."""
 
 
 class _Encode:
@@ -53,11 +51,27 @@ def _import_ray() -> Any:
     return ray
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast on a host:port nobody listens on (ray.init retries for minutes)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms are left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise RayError(f"cannot reach Ray at {address!r}: {exc.strerror or exc} "
+                       f"(is the cluster up and {INSTALL_HINT} installed on it?)") from None
+
+
 def _connect(ray: Any, address: str | None, num_cpus: int | None) -> None:
     """Start or join Ray unless this process already did."""
     if ray.is_initialized():
         return
     local = address in (None, "", "local")
+    if not local:
+        _check_reachable(str(address))
     try:
         ray.init(address=None if local else address, num_cpus=num_cpus if local else None,
                  include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,

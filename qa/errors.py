@@ -37,3 +37,7 @@ class ModelLoadError(QAError):
 
 class QuestionError(QAError):
     """The question is empty, too long or otherwise unusable."""
+
+
+class RayError(QAError):
+    """Ray is not installed, or the Ray cluster cannot be reached or fails a job."""

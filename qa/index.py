@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,14 +178,12 @@ class Index:
 
         The index on disk is replaced atomically and this object is updated in place.
         """
-        from .builder import build
 
         return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
                                    embedder=self.embedder, **self._settings()))
 
     def remove(self, sources: Sequence[str]) -> Index:
         """Drop the articles of these source files (path as given, file name or stem)."""
-        from .builder import build
 
         wanted = set(sources)
         keep = [path for path, rec in zip(self._source_paths(), self.manifest["sources"],

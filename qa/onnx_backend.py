@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 """Bumped whenever the exported graph changes, so old cache files are not reused."""
 
 OPSET = 17
@@ -119,16 +119,39 @@ def export_onnx(model_dir: Path, target: Path) -> None:
                 output_names=["last_hidden_state"], dynamic_axes=axes,
                 opset_version=OPSET, do_constant_folding=True, dynamo=False,
             )
+        fuse_bert(tmp, bert.config)
 
     _atomic_write(target, write)
 
 
+def fuse_bert(graph: Path, config: Any) -> None:
+    """Rewrite `graph` in place with ONNX Runtime's BERT fusions (attention, layer norm, GELU).
+
+    The fused graph gives the same vectors and runs faster on CPU; when the fusion
+    tool fails the plain export is kept.
+    """
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fused = optimize_model(str(graph), model_type="bert", opt_level=1, use_gpu=False,
+                                   num_heads=int(config.num_attention_heads),
+                                   hidden_size=int(config.hidden_size))
+        fused.save_model_to_file(str(graph))
+        logger.info("fused operators: %s", fused.get_fused_operator_statistics())
+    except Exception as exc:  # noqa: BLE001 - an unfused graph is still correct
+        logger.warning("ONNX BERT fusion skipped: %s", exc)
+
+
 def quantize_onnx(source: Path, target: Path) -> None:
     """Write an int8 (dynamic, per-channel weights) copy of the fp32 graph `source`."""
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     _atomic_write(target, lambda tmp: quantize_dynamic(
-        str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True))
+        str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+        extra_options={"DefaultTensorType": TensorProto.FLOAT}))
 
 
 def cached_graph(model_dir: Path, name: str, cache_dir: Path, *, quantize: bool) -> Path:
@@ -209,7 +232,8 @@ class OnnxEmbedder:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot load"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"cannot export or load model {str(model_dir)!r} with ONNX: {first}") from None
+            raise ModelLoadError(
+                f"cannot export or load model {str(model_dir)!r} with ONNX: {first}") from None
         self._feeds = {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 

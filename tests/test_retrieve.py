@@ -11,7 +11,7 @@ from qa.retrieve import dense_search, make_stemmer, rrf_fuse, tokenize, top_k
 
 def brute_rrf(rankings: list[list[int]], k: int, weights: list[float]) -> dict[int, float]:
     docs = {d for r in rankings for d in r}
-    return {d: sum(w / (k + r.index(d) + 1) for r, w in zip(rankings, weights) if d in r)
+    return {d: sum(w / (k + r.index(d) + 1) for r, w in zip(rankings, weights, strict=True) if d in r)
             for d in docs}
 
 
