@@ -20,6 +20,7 @@ import gradio as gr
 from . import render
 from .config import MODES
 from .errors import QAError
+from .live import LiveIndex
 
 if TYPE_CHECKING:
     from .index import Index
@@ -301,7 +302,8 @@ def build_app(index: Index) -> gr.Blocks:
     Returns:
         The Gradio app, not yet launched: start it with `launch` (or `serve`).
     """
-    handlers = ChatHandlers(index)
+    live = LiveIndex(index)
+    handlers = ChatHandlers(live)  # type: ignore[arg-type]
     key, secret = _storage_ids(index)
     with gr.Blocks(title="qa: ask the articles", analytics_enabled=False) as demo:
         page: dict[str, Any] = {"demo": demo, "settings": gr.State(dict(DEFAULT_SETTINGS)),
@@ -316,9 +318,9 @@ def build_app(index: Index) -> gr.Blocks:
                 page["sources"], page["copy"] = _sources_column()
         _wire(handlers, page, controls)
         engine = {"concurrency_limit": CONCURRENCY, "concurrency_id": ENGINE}
-        gr.api(ask_endpoint(index), api_name="ask", **engine)
-        gr.api(search_endpoint(index), api_name="search", **engine)
-        gr.api(stream_function(index), api_name="ask_stream", api_visibility="undocumented",
+        gr.api(ask_endpoint(live), api_name="ask", **engine)  # type: ignore[arg-type]
+        gr.api(search_endpoint(live), api_name="search", **engine)  # type: ignore[arg-type]
+        gr.api(stream_function(live), api_name="ask_stream", api_visibility="undocumented",
                **engine)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return demo
