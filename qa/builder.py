@@ -12,7 +12,7 @@ from . import dense as dense_types
 from . import retrieve, store
 from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig
 from .corpus import SourceFile, read_corpus, split_corpus
-from .embed import Embedder
+from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .schema import Passage
 
@@ -28,6 +28,11 @@ VECTORS_FILE = "vectors.npy"
 """Raw vectors, kept beside compressed (IVF-PQ) indexes so updates need not re-embed."""
 
 Progress = Callable[[int, int], None]
+
+
+def onnx_cache(index_dir: Path) -> Path:
+    """Where exported ONNX graphs are kept: beside the index, not in it (it is replaced whole)."""
+    return index_dir.absolute().parent / ".qa-onnx"
 
 
 def embedding_text(p: Passage, with_title: bool) -> str:
@@ -46,7 +51,7 @@ def _refuse_foreign_dir(path: Path) -> None:
 
 def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
-          force: bool = False, skip_bad: bool = False, embedder: Any = None,
+          backend: str = "torch", force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
@@ -60,6 +65,8 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         model: sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2).
         chunk: passage splitting settings.
         index_type: "auto", "flat", "hnsw" or "ivfpq" (see `qa.dense`).
+        backend: "torch", "onnx" or "onnx-int8" (ONNX graph cached in `.qa-onnx/` beside
+            the index directory); queries later use the same backend.
         force: rebuild from scratch even when the index is up to date.
         skip_bad: log and skip unreadable files and records instead of failing.
         embedder: an already loaded model (or any object with `name`, `dimension` and
@@ -68,7 +75,7 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
     """
     path = Path(index_dir)
     config = BuildConfig(model=model or (embedder.name if embedder else DEFAULT_MODEL),
-                         chunk=chunk or ChunkConfig(), index_type=index_type)
+                         chunk=chunk or ChunkConfig(), index_type=index_type, backend=backend)
     dense_types.resolve(index_type, 0)
     if embedder is not None and embedder.name != config.model:
         raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")
@@ -80,7 +87,7 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
     passages = split_corpus(corpus.articles, config.chunk)
-    embedder = embedder or Embedder(config.model)
+    embedder = embedder or make_embedder(config.model, backend=backend, cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
     known = {} if force else _known_vectors(path, config)
     vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
@@ -206,7 +213,8 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     if len(counts) != 1:
         raise IndexCorruptError(
             f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
-    embedder = embedder or Embedder(built_with)
+    embedder = embedder or make_embedder(built_with, cache_dir=onnx_cache(path),
+                                         backend=manifest["settings"].get("backend", "torch"))
     if embedder.dimension != dense.d:
         raise IndexMismatchError(
             f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")

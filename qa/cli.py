@@ -29,6 +29,12 @@ class IndexTypeChoice(str, Enum):
     ivfpq = "ivfpq"
 
 
+class BackendChoice(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+    onnx_int8 = "onnx-int8"
+
+
 class ModeChoice(str, Enum):
     hybrid = "hybrid"
     dense = "dense"
@@ -92,6 +98,9 @@ def build(
     index_type: Annotated[IndexTypeChoice, typer.Option(
         help="FAISS index: auto (exact up to 100k passages, else HNSW), flat, hnsw, ivfpq."
     )] = IndexTypeChoice.auto,
+    backend: Annotated[BackendChoice, typer.Option(
+        help="Encoder: torch, onnx or onnx-int8 (about 2x faster on CPU, see docs/benchmarks.md).",
+        envvar="QA_BACKEND")] = BackendChoice.torch,
     ray_address: Annotated[str | None, typer.Option(
         "--ray-address", envvar="QA_RAY_ADDRESS",
         help="Embed on Ray: 'local', 'auto' or ray://HEAD:10001 (pip install 'qa[ray]').",
@@ -111,8 +120,8 @@ def build(
                 ) if max_words > 0 and overlap >= 0 else None
     if chunk is None:
         raise fail("--max-words must be >= 1 and --overlap >= 0", 2)
-    settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk,
-                           index_type=index_type.value).fingerprint()
+    settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk, index_type=index_type.value,
+                           backend=backend.value).fingerprint()
     corpus = run(lambda: read_corpus(paths, skip_bad=skip_bad))
     for problem in corpus.skipped:
         typer.echo(f"warning: skipped {problem}", err=True)
@@ -136,8 +145,8 @@ def build(
 
         embedder = RayEncoder(model, address=ray_address)
     built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
-                                    index_type=index_type.value, skip_bad=skip_bad,
-                                    progress=progress, embedder=embedder))
+                                    index_type=index_type.value, backend=backend.value,
+                                    skip_bad=skip_bad, progress=progress, embedder=embedder))
     bar.close()
     c = built.manifest["counts"]
     typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")

@@ -43,6 +43,7 @@ class BuildConfig:
             embedding it (the stored passage text is unchanged).
         index_type: FAISS index: "auto" (exact up to 100k passages, HNSW above),
             "flat", "hnsw" or "ivfpq" (compressed, for memory-bound corpora).
+        backend: the encoder: "torch", "onnx" or "onnx-int8" (ONNX Runtime, int8 weights).
         batch_size: passages per encoder batch.
     """
 
@@ -50,12 +51,13 @@ class BuildConfig:
     chunk: ChunkConfig = ChunkConfig()
     embed_title: bool = True
     index_type: str = "auto"
+    backend: str = "torch"
     batch_size: int = 64
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that make two builds differ (batch size does not)."""
         return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title,
-                "index_type": self.index_type}
+                "index_type": self.index_type, "backend": self.backend}
 
 
 Fusion = Literal["convex", "rrf"]

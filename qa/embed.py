@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import DEFAULT_MODEL
 from .errors import ModelLoadError
@@ -74,3 +74,23 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One unit vector for a query."""
         return self.encode([text])[0]
+
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+
+
+def make_embedder(model: str | None = None, *, backend: str = "torch",
+                  cache_dir: Path | None = None) -> Any:
+    """An encoder for `model` on `backend`: PyTorch, or ONNX Runtime (fp32 or int8).
+
+    The ONNX graph is exported from the local model once and kept in `cache_dir`.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "torch":
+        return Embedder(model)
+    from .onnx_backend import OnnxEmbedder
+
+    return OnnxEmbedder(model, cache_dir=cache_dir or Path(".qa-onnx"),
+                        quantize=backend == "onnx-int8")

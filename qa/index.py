@@ -210,7 +210,8 @@ class Index:
 
         settings = self.manifest["settings"]
         return {"chunk": ChunkConfig(**settings["chunk"]),
-                "index_type": settings.get("index_type", "auto")}
+                "index_type": settings.get("index_type", "auto"),
+                "backend": settings.get("backend", "torch")}
 
     def _replace(self, other: Index) -> Index:
         self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]
