@@ -102,10 +102,11 @@ class Index:
             date_to: keep only passages dated on or before this ISO date.
         """
         query = check_question(query)
-        return self._search(query, self.embedder.encode_query(query), k=k, mode=mode,
+        vector = None if mode == "bm25" else self.embedder.encode_query(query)
+        return self._search(query, vector, k=k, mode=mode,
                             allowed=self.filter_mask(sources, date_from, date_to))
 
-    def _search(self, query: str, vector: np.ndarray, *, k: int, mode: Mode,
+    def _search(self, query: str, vector: np.ndarray | None, *, k: int, mode: Mode,
                 allowed: np.ndarray | None) -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -115,9 +116,10 @@ class Index:
         depth = max(cfg.depth, k)
         bm25 = retrieve.bm25_scores(self._bm25, retrieve.tokenize([query], self._stemmer)[0],
                                     len(self.passages))
-        dense_ids, dense_scores = retrieve.dense_search(self._dense, vector, depth, allowed,
-                                                       self._exact)
-        dense = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+        dense: dict[int, float] = {}
+        if vector is not None:
+            ids, scores = retrieve.dense_search(self._dense, vector, depth, allowed, self._exact)
+            dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         if mode == "dense":
             ranked = list(dense.items())
         elif mode == "bm25":
@@ -169,7 +171,8 @@ class Index:
 
         question = check_question(question)
         query = retrieval_query(question, history)
-        hits = self._search(query, self.embedder.encode_query(query), k=k, mode=mode,
+        vector = None if mode == "bm25" else self.embedder.encode_query(query)
+        hits = self._search(query, vector, k=k, mode=mode,
                             allowed=self.filter_mask(sources, date_from, date_to))
         return self.answerer(question, hits, query=query)
 
