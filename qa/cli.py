@@ -305,6 +305,24 @@ def _squad_setup(squad: str, distractors: list[str], work: str) -> tuple[Any, li
     return idx, data.questions
 
 
+def _evaluate_all(idx: Any, questions: list[Any], modes: tuple[str, ...]) -> list[Any]:
+    """Every mode's report, with a progress bar per mode on a terminal."""
+    from tqdm import tqdm
+
+    from .evaluate import evaluate_mode
+
+    reports = []
+    for mode in modes:
+        with tqdm(total=len(questions), desc=f"eval {mode}", unit="question", file=sys.stderr,
+                  disable=None, leave=False) as bar:
+            def progress(done: int, total: int, bar: Any = bar) -> None:
+                bar.update(done - bar.n)
+
+            reports.append(run(lambda m=mode, p=progress: evaluate_mode(idx, questions, m,
+                                                                        progress=p)))
+    return reports
+
+
 @app.command("eval")
 def eval_(
     questions: Annotated[str | None, typer.Argument(help="JSONL file: question, answers, "
@@ -323,10 +341,11 @@ def eval_(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure retrieval and answers against QUESTIONS: recall@k, MRR, answer hits,
-    abstention, citation validity, latency.
+    abstention, citation validity, latency. With --squad, the SQuAD paragraphs get their
+    own index under --work instead of --index.
     Example: qa eval tests/data/seed_questions.jsonl --mode hybrid --misses"""
     from .config import MODES
-    from .evaluate import evaluate, format_misses, format_table, load_questions, sample_questions
+    from .evaluate import format_misses, format_table, load_questions, sample_questions
 
     if (questions is None) == (squad is None):
         raise fail("give a QUESTIONS file or --squad FILE (one of them)", 2)
@@ -339,7 +358,7 @@ def eval_(
         idx = _load(index)
     qs = sample_questions(qs, limit)
     modes = MODES if mode is EvalMode.all else (mode.value,)
-    reports = run(lambda: evaluate(idx, qs, modes))
+    reports = _evaluate_all(idx, qs, modes)
     if as_json:
         print_json({"index": str(idx.path), "passages": len(idx), "questions": len(qs),
                     "reports": [r.to_dict(misses=misses) for r in reports]})

@@ -1,0 +1,145 @@
+"""Cold start of `qa ask` from a shell, split into phases, and the index's size.
+
+Method: the BBC index that bench_build.py wrote (benchmarks/.cache/index-bbc; built here
+if missing) is asked one question in fresh processes, three rounds:
+  - `qa ask QUESTION --index DIR` run as a shell user would (the console script): wall
+    time from launch to exit;
+  - the same steps in a child script that stamps the time after each phase: import
+    (interpreter start, `qa.cli`, and the libraries the command imports on the way:
+    torch, sentence-transformers, faiss, bm25s), model load (`Embedder()`), index load
+    (`qa.load`), answering (`Index.ask`). Resident memory is read after each phase.
+The index files are in the page cache (the build just wrote them), so this is a cold
+process, not a cold disk. Size: bytes of each index file, scaled to 100k passages, and
+the resident memory the loaded index adds, per 100k passages.
+
+    python benchmarks/bench_coldstart.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BBC_INDEX, ROOT, bench_file, write_result  # noqa: E402
+
+QUESTION = "How much did Time Warner's quarterly profits rise?"
+PHASES = ("import", "model load", "index load", "answering")
+
+CHILD = r"""
+import json, sys, time
+t = {"start": time.time()}
+import psutil
+rss = {}
+def stamp(name):
+    t[name] = time.time()
+    rss[name] = psutil.Process().memory_info().rss / 2**20
+import qa.cli, qa
+import torch, sentence_transformers, faiss, bm25s
+stamp("import")
+qa.cli.quiet_model_loading()
+from qa.embed import Embedder
+embedder = Embedder()
+stamp("model load")
+index = qa.load(sys.argv[1], embedder=embedder)
+stamp("index load")
+answer = index.ask(sys.argv[2])
+stamp("answering")
+print(json.dumps({"t": t, "rss": rss, "passages": len(index), "abstained": answer.abstained}))
+"""
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def shell_run(index: Path) -> float:
+    """Wall seconds of `qa ask` run as a command."""
+    script = Path(sys.executable).parent / "qa"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "qa"]
+    t0 = time.time()
+    subprocess.run([*cmd, "ask", QUESTION, "--index", str(index)], env=env(), cwd=ROOT,
+                   check=True, capture_output=True, text=True)
+    return time.time() - t0
+
+
+def phase_run(index: Path) -> dict[str, Any]:
+    """Seconds of each phase (import includes interpreter start-up) and RSS after each."""
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(index), QUESTION], env=env(),
+                         cwd=ROOT, check=True, capture_output=True, text=True)
+    end = time.time()
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    t = data["t"]
+    marks = [t0, *(t[p] for p in PHASES)]
+    seconds = {p: marks[i + 1] - marks[i] for i, p in enumerate(PHASES)}
+    seconds["exit"] = end - t[PHASES[-1]]
+    return {"seconds": seconds, "interpreter": t["start"] - t0, "rss_mb": data["rss"],
+            "total": end - t0, "passages": data["passages"]}
+
+
+def sizes(index: Path, passages: int) -> dict[str, Any]:
+    """Bytes on disk of each part of the index, and per 100k passages."""
+    parts: dict[str, int] = {}
+    for f in sorted(index.rglob("*")):
+        if f.is_file():
+            key = f.relative_to(index).parts[0]
+            parts[key] = parts.get(key, 0) + f.stat().st_size
+    total = sum(parts.values())
+    scale = 100_000 / passages
+    return {"bytes": parts, "total_bytes": total,
+            "per_100k_bytes": {k: v * scale for k, v in parts.items()},
+            "total_per_100k_bytes": total * scale}
+
+
+def ensure_index() -> Path | None:
+    if (BBC_INDEX / "manifest.json").exists():
+        return BBC_INDEX
+    bbc = bench_file("news-bbc.jsonl")
+    if bbc is None:
+        return None
+    import qa
+
+    qa.build([bbc], BBC_INDEX)
+    return BBC_INDEX
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Time `qa ask` and its phases; measure the index size; save results/coldstart.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    index = ensure_index()
+    if index is None:
+        write_result("coldstart", {"skipped": "news-bbc.jsonl not found"})
+        return
+    t0 = time.perf_counter()
+    shell, phases = [], []
+    for _ in range(args.rounds):
+        shell.append(shell_run(index))
+        phases.append(phase_run(index))
+    passages = phases[0]["passages"]
+    median = {p: statistics.median(r["seconds"][p] for r in phases) for p in (*PHASES, "exit")}
+    rss = {p: statistics.median(r["rss_mb"][p] for r in phases) for p in PHASES}
+    index_rss = rss["index load"] - rss["model load"]
+    result = {"question": QUESTION, "passages": passages, "shell_seconds": shell,
+              "shell_median": statistics.median(shell), "phase_median": median,
+              "phase_runs": phases, "rss_mb": rss, "index_rss_mb": index_rss,
+              "index_rss_per_100k_mb": index_rss * 100_000 / passages,
+              "size": sizes(index, passages), "seconds": time.perf_counter() - t0}
+    path = write_result("coldstart", result)
+    print(f"coldstart: qa ask {result['shell_median']:.1f} s; phases "
+          + ", ".join(f"{p} {s:.2f} s" for p, s in median.items()) + f" -> {path}")
+
+
+if __name__ == "__main__":
+    main()

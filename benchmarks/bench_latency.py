@@ -1,0 +1,166 @@
+"""Query latency per mode at 1k, 10k, 100k and 1M passages, next to the floor.
+
+Method: the BBC passages (about 10.5k, embeddings from the cache) give the 1k and 10k
+indexes as prefixes. Beyond that, each index holds all BBC passages plus synthetic ones:
+random unit vectors (float32, 384-d, seed 0) in the FAISS flat index, and for BM25
+documents of stemmed BBC terms drawn by their corpus frequency, with lengths drawn from
+the BBC passage lengths, indexed by bm25s like real text. So FAISS and BM25 do the real
+amount of work at every size. The queries are 50 BBC article titles (seed 0), encoded
+live by the model, as `Index.search(title, k=5, mode=...)` does for a user.
+
+For each size: p50/p95 of `Index.search` per mode, and of its parts measured alone:
+encoding the query, a bare FAISS search (top 5, query vector given), and bare BM25
+(tokenize, score every passage, top 5). The floor is encode + bare FAISS. All of these
+are timed query by query in turn, so that load from other work on the machine falls on
+all of them alike. Resident memory is read before and after building each size's
+structures.
+
+    python benchmarks/bench_latency.py [--queries 50] [--max-size 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import bench_file, cached_encode, percentiles, rss_mb, write_result  # noqa: E402
+
+from qa import retrieve  # noqa: E402
+from qa.config import MODES  # noqa: E402
+from qa.corpus import read_corpus, split_corpus  # noqa: E402
+from qa.embed import Embedder  # noqa: E402
+from qa.index import Index, embedding_text  # noqa: E402
+from qa.schema import Passage  # noqa: E402
+
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+SYNTHETIC_TEXT = "(synthetic passage)"
+
+
+class Corpus:
+    """The real BBC passages, their vectors and BM25 token ids, and a synthetic generator."""
+
+    def __init__(self, bbc: Path, embedder: Embedder) -> None:
+        articles = read_corpus([bbc]).articles
+        self.passages = split_corpus(articles)
+        self.vectors = cached_encode(embedder, [embedding_text(p, True) for p in self.passages])
+        tokens = retrieve.tokenize([p.text for p in self.passages], retrieve.make_stemmer())
+        self.vocab: dict[str, int] = {}
+        self.ids = [[self.vocab.setdefault(t, len(self.vocab)) for t in doc] for doc in tokens]
+        counts = np.bincount(np.concatenate([np.asarray(d, dtype=np.int64) for d in self.ids]),
+                             minlength=len(self.vocab))
+        self.term_p = counts / counts.sum()
+        self.lengths = np.array([len(d) for d in self.ids])
+        self.titles = [a.title for a in articles]
+
+    def synthetic_ids(self, n: int, rng: np.random.Generator) -> list[list[int]]:
+        lengths = rng.choice(self.lengths, size=n)
+        flat = rng.choice(len(self.vocab), size=int(lengths.sum()), p=self.term_p)
+        return [d.tolist() for d in np.split(flat, np.cumsum(lengths)[:-1])]
+
+    def synthetic_vectors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        out = np.empty((n, self.vectors.shape[1]), dtype=np.float32)
+        for i in range(0, n, 100_000):
+            block = rng.standard_normal((min(100_000, n - i), out.shape[1]), dtype=np.float32)
+            out[i : i + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        return out
+
+
+def make_index(corpus: Corpus, n: int, embedder: Embedder) -> Index:
+    """An Index of `n` passages: real BBC ones first, synthetic ones after."""
+    import bm25s
+    import faiss
+
+    real = min(n, len(corpus.passages))
+    rng = np.random.default_rng(0)
+    dense = faiss.IndexFlatIP(corpus.vectors.shape[1])
+    dense.add(corpus.vectors[:real])
+    ids = corpus.ids[:real]
+    if n > real:
+        dense.add(corpus.synthetic_vectors(n - real, rng))
+        ids = ids + corpus.synthetic_ids(n - real, rng)
+    bm25 = bm25s.BM25()
+    bm25.index((ids, dict(corpus.vocab)), show_progress=False)
+    del ids
+    passages = corpus.passages[:real] + [
+        Passage(id=f"synthetic#{i}", article_id=f"synthetic#{i}", source="synthetic",
+                title="synthetic", date=None, start=0, end=len(SYNTHETIC_TEXT),
+                text=SYNTHETIC_TEXT) for i in range(n - real)]
+    manifest = {"model": {"name": embedder.name, "dimension": embedder.dimension},
+                "settings": {}, "counts": {"files": 1, "articles": 0, "passages": n}}
+    return Index(path=Path(f"(synthetic {n})"), manifest=manifest, passages=passages,
+                 dense=dense, bm25=bm25, embedder=embedder)
+
+
+def timed(fns: dict[str, Callable[[str], Any]], queries: Sequence[str]) -> dict[str, Any]:
+    """p50/p95 milliseconds of each fn(query), interleaved query by query so that load
+    from other work hits every measurement alike; two warm-up queries first."""
+    for q in queries[:2]:
+        for fn in fns.values():
+            fn(q)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for q in queries:
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(q)
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: percentiles(values) for name, values in times.items()}
+
+
+def measure(index: Index, queries: Sequence[str], embedder: Embedder) -> dict[str, Any]:
+    """Latency of every mode and of the bare parts on one index."""
+    stemmer = retrieve.make_stemmer()
+    vectors = {q: embedder.encode_query(q) for q in queries}
+    n = len(index)
+    fns: dict[str, Callable[[str], Any]] = {
+        mode: (lambda q, m=mode: index.search(q, k=5, mode=m)) for mode in MODES}
+    fns["encode"] = embedder.encode_query
+    fns["faiss"] = lambda q: retrieve.dense_search(index._dense, vectors[q], 5)
+    fns["floor"] = lambda q: retrieve.dense_search(index._dense, embedder.encode_query(q), 5)
+    fns["bm25_bare"] = lambda q: retrieve.top_k(retrieve.bm25_scores(
+        index._bm25, retrieve.tokenize([q], stemmer)[0], n), 5)
+    return timed(fns, queries)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Measure every size up to --max-size; save results/latency.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--max-size", type=int, default=SIZES[-1])
+    args = parser.parse_args(argv)
+    bbc = bench_file("news-bbc.jsonl")
+    if bbc is None:
+        write_result("latency", {"skipped": "news-bbc.jsonl not found"})
+        return
+    t_start = time.perf_counter()
+    embedder = Embedder()
+    corpus = Corpus(bbc, embedder)
+    queries = random.Random(0).sample(corpus.titles, args.queries)
+    sizes = []
+    for n in (s for s in SIZES if s <= args.max_size):
+        gc.collect()
+        before, t0 = rss_mb(), time.perf_counter()
+        index = make_index(corpus, n, embedder)
+        row = {"passages": n, "real": min(n, len(corpus.passages)),
+               "build_seconds": time.perf_counter() - t0, "rss_mb": rss_mb() - before}
+        row.update(measure(index, queries, embedder))
+        sizes.append(row)
+        print(f"latency: {n:>9,} passages: hybrid p50 {row['hybrid']['p50']:.1f} ms, floor "
+              f"{row['floor']['p50']:.1f} ms, +{row['rss_mb']:.0f} MiB", flush=True)
+        del index
+    path = write_result("latency", {"sizes": sizes, "queries": len(queries), "k": 5,
+                                    "seconds": time.perf_counter() - t_start})
+    print(f"latency: -> {path}")
+
+
+if __name__ == "__main__":
+    main()

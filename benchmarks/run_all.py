@@ -1,0 +1,65 @@
+"""`make bench`: run every benchmark in turn, then write docs/benchmarks.md and its plots.
+
+Each benchmark runs in its own process (so peak memory is its own) and saves its figures
+as benchmarks/.cache/results/NAME.json; report.py turns them into the page. A benchmark
+that fails is reported and the others still run; its section then shows its last result.
+
+    python benchmarks/run_all.py [--only build,latency,coldstart,quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+BENCHES = ("build", "latency", "coldstart", "quality")
+"""In this order: build writes the BBC index and caches its vectors for the others."""
+
+
+def run_one(name: str) -> dict[str, object]:
+    """Run benchmarks/bench_NAME.py; its wall time and exit status."""
+    print(f"== {name}", flush=True)
+    t0 = time.perf_counter()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    code = subprocess.run([sys.executable, str(HERE / f"bench_{name}.py")], env=env,
+                          check=False).returncode
+    seconds = time.perf_counter() - t0
+    print(f"== {name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {seconds:.0f} s",
+          flush=True)
+    return {"name": name, "seconds": seconds, "exit": code}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks, write the report; exit 1 if any benchmark failed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHES),
+                        help="comma-separated subset of " + ", ".join(BENCHES))
+    args = parser.parse_args(argv)
+    chosen = [b for b in BENCHES if b in args.only.split(",")]
+    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    runs = [run_one(name) for name in chosen]
+    import report
+    from common import RESULTS
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {"runs": runs, "seconds": time.perf_counter() - t0,
+               "load": [load_before, os.getloadavg()[0]], "all": chosen == list(BENCHES),
+               "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    (RESULTS / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    page = report.write_report()
+    print(f"wrote {page} in {summary['seconds'] / 60:.1f} min total")
+    return 1 if any(r["exit"] for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The sections of docs/benchmarks.md, one per benchmark, each with its plot in docs/."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DOCS  # noqa: E402
+
+Result = dict[str, Any]
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A markdown table; the first column left-aligned, the rest right-aligned."""
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join([":---"] + ["---:"] * (len(head) - 1)) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def f3(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"
+
+
+def ms(x: float) -> str:
+    return f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.1f} MiB"
+
+
+def plot(name: str, draw: Callable[[Any], None], size: tuple[float, float] = (7, 3.6)) -> str:
+    """Draw a figure with `draw(figure)`, save docs/NAME.png; the markdown image line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=size, dpi=110)
+    draw(fig)
+    fig.tight_layout()
+    fig.savefig(DOCS / f"{name}.png")
+    plt.close(fig)
+    return f"![{name}]({name}.png)"
+
+
+def stamp(result: Result) -> str:
+    m = result["machine"]
+    return f"_Measured {m['date']}, load average {m['load']:.1f} at the end._"
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def loads(part: Result) -> str:
+    return " → ".join(f"{x:.1f}" for x in part["load"]) if "load" in part else "–"
+
+
+def build_section(r: Result) -> list[str]:
+    full, sub = r["full"], r["subset"]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        labels = ["raw model.encode\n(subset)", "qa.build\n(subset)", "qa.build\n(all BBC)"]
+        values = [sub["raw_per_s"], sub["build_per_s"], full["passages_per_s"]]
+        ax.barh(labels, values, color=["#999999", "#4c72b0", "#4c72b0"])
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.1f}", va="center")
+        ax.set_xlabel("passages per second (higher is better)")
+        ax.set_title("Index build vs raw encoding, same model, batch 64")
+        ax.set_xlim(0, max(values) * 1.2)
+
+    return [
+        "## 1. Build", "",
+        f"`qa.build` of news-bbc.jsonl ({full['articles']:,} articles, {full['passages']:,} "
+        f"passages at the default 120-word split), timed once. Then a fixed random subset "
+        f"of {sub['articles']} whole articles ({sub['passages']:,} passages), timed "
+        "alternately as raw encoding (`SentenceTransformer.encode` of the exact texts the "
+        f"build embeds, batch size {r['batch_size']}) and as `qa.build` into a temporary "
+        "folder: raw, build, raw, build, raw; the rates use the median times.", "",
+        *table(["", "passages", "seconds", "passages/s", "load average"], [
+            ["raw model.encode, subset", f"{sub['passages']:,}",
+             ", ".join(f"{s:.1f}" for s in sub["raw_seconds"]), f"{sub['raw_per_s']:.1f}",
+             loads(sub)],
+            ["qa.build, subset", f"{sub['passages']:,}",
+             ", ".join(f"{s:.1f}" for s in sub["build_seconds"]),
+             f"{sub['build_per_s']:.1f}", loads(sub)],
+            ["qa.build, all BBC", f"{full['passages']:,}", f"{full['seconds']:.1f}",
+             f"{full['passages_per_s']:.1f}", loads(full)]]), "",
+        "Load average is the machine's 1-minute load before → after (2 cores: above 2, "
+        "other work was competing for the CPU).", "",
+        f"- **Build rate / raw encode rate: {sub['build_over_raw']:.2f}** on the same "
+        "passages in the same run (1.00 would mean the build costs nothing beyond encoding; "
+        "load from other work on this machine moves single timings by more than that).",
+        f"- In the full build {full['encode_share']:.1%} of the {full['seconds']:.0f} s went to "
+        "encoding.",
+        f"- Peak resident memory of the build process: {full['peak_rss_mb']:.0f} MiB "
+        f"({full['rss_before_mb']:.0f} MiB with the model loaded, before the build).",
+        f"- Model load: {r['model_load_seconds']:.1f} s.", "",
+        plot("bench-build", draw), "", stamp(r), ""]
+
+
+def latency_section(r: Result) -> list[str]:
+    sizes = r["sizes"]
+    rows = []
+    for s in sizes:
+        rows.append([f"{s['passages']:,}"] + [f"{ms(s[m]['p50'])} / {ms(s[m]['p95'])}" for m in (
+            "hybrid", "dense", "bm25", "floor", "encode", "faiss", "bm25_bare")] +
+            [f"{s['hybrid']['p50'] / s['floor']['p50']:.1f}×"])
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        xs = [s["passages"] for s in sizes]
+        styles = {"hybrid": "-o", "dense": "-s", "bm25": "-^", "floor": "--k",
+                  "faiss": ":", "bm25_bare": ":", "encode": "-."}
+        names = {"floor": "floor: encode + bare FAISS", "faiss": "bare FAISS",
+                 "bm25_bare": "bare BM25", "encode": "encode query"}
+        for key, style in styles.items():
+            ax.plot(xs, [s[key]["p50"] for s in sizes], style, label=names.get(key, key))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("passages in the index")
+        ax.set_ylabel("p50 latency, ms")
+        ax.set_title("Index.search latency per mode (k=5)")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+
+    return [
+        "## 2. Query latency", "",
+        f"`Index.search(query, k={r['k']}, mode=...)` for {r['queries']} BBC article titles, "
+        "query encoded live, at four sizes. Up to 10k the passages are real BBC passages; "
+        "beyond, the BBC passages plus synthetic ones: random unit vectors in the FAISS flat "
+        "index and, for BM25, documents of BBC terms drawn by corpus frequency with BBC "
+        "passage lengths, indexed by bm25s like real text. The parts are also timed alone: "
+        "encoding the query, a bare FAISS search with the vector given, and bare BM25 "
+        "(tokenize, score all, top 5). The floor is encode + bare FAISS.", "",
+        "p50 / p95 in milliseconds:", "",
+        *table(["passages", "hybrid", "dense", "bm25", "floor", "encode", "FAISS", "BM25",
+                "hybrid / floor"], rows), "",
+        *latency_notes(sizes), "",
+        plot("bench-latency", draw), "", stamp(r), ""]
+
+
+def latency_notes(sizes: list[Result]) -> list[str]:
+    """What the table shows at the largest size, computed from it."""
+    big = sizes[-1]
+    p50 = {k: big[k]["p50"] for k in ("hybrid", "dense", "bm25", "floor", "encode", "faiss",
+                                      "bm25_bare")}
+    notes = [f"- At {big['passages']:,} passages hybrid search takes "
+             f"**{p50['hybrid'] / p50['floor']:.2f}× the floor** (encode + bare FAISS); "
+             f"the flat FAISS scan is {p50['faiss'] / p50['hybrid']:.0%} of it, bare BM25 "
+             f"{p50['bm25_bare'] / p50['hybrid']:.0%}, encoding the query "
+             f"{p50['encode'] / p50['hybrid']:.0%}."]
+    if p50["bm25"] > 2 * (p50["bm25_bare"] + 1):
+        notes.append(f"- BM25 mode costs {p50['bm25'] / p50['hybrid']:.2f}× hybrid although "
+                     "bare BM25 is far cheaper: `Index.search` encodes the query and runs "
+                     "both rankings in every mode.")
+    notes.append("- The dense index here is FAISS flat (exact) at every size. `qa build` "
+                 "picks exact search up to 100k passages and HNSW above (`--index-type`); "
+                 "approximate search at 100k-1M is measured in [scaling.md](scaling.md).")
+    return notes
+
+
+PHASES = ("import", "model load", "index load", "answering")
+
+
+def coldstart_section(r: Result) -> list[str]:
+    med = r["phase_median"]
+    total = sum(med[p] for p in PHASES) + med["exit"]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        left = 0.0
+        for p in (*PHASES, "exit"):
+            ax.barh(["phases"], [med[p]], left=left, label=f"{p} {med[p]:.2f} s")
+            left += med[p]
+        ax.barh(["qa ask"], [r["shell_median"]], color="#999999")
+        ax.set_xlabel("seconds (median of runs)")
+        ax.set_title("Cold start of `qa ask` on the BBC index")
+        ax.legend(fontsize=7, loc="lower right")
+
+    rows = [[p, f"{med[p]:.2f}", pct(med[p] / total)] for p in (*PHASES, "exit")]
+    return [
+        "## 3. Cold start", "",
+        f"`qa ask \"{r['question']}\" --index DIR` on the BBC index ({r['passages']:,} "
+        f"passages), run as a command {len(r['shell_seconds'])} times; and the same steps in a "
+        "child process that stamps the time after each phase (import includes interpreter "
+        "start-up and the heavy libraries torch, sentence-transformers, faiss and bm25s). "
+        "Medians. The index files are in the page cache: a cold process, not a cold disk.", "",
+        f"- `qa ask` wall time: **{r['shell_median']:.1f} s** (runs: "
+        + ", ".join(f"{s:.1f}" for s in r["shell_seconds"]) + ").", "",
+        *table(["phase", "seconds", "share"], rows), "",
+        plot("bench-coldstart", draw, (7, 2.6)), "", stamp(r), ""]
+
+
+def size_section(cold: Result, latency: Result | None) -> list[str]:
+    size = cold["size"]
+    rows = [[k, mib(size["bytes"][k]), mib(size["per_100k_bytes"][k])]
+            for k in sorted(size["bytes"])]
+    rows.append(["**total**", mib(size["total_bytes"]), mib(size["total_per_100k_bytes"])])
+    rss = [("loaded BBC index (qa.load)", cold["index_rss_per_100k_mb"])]
+    for s in (latency or {}).get("sizes", []):
+        if s["passages"] >= 100_000:
+            rss.append((f"FAISS + BM25 + passages at {s['passages']:,}",
+                        s["rss_mb"] * 100_000 / s["passages"]))
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        names = ["on disk"] + [name for name, _ in rss]
+        left = 0.0
+        for k in sorted(size["per_100k_bytes"]):
+            v = size["per_100k_bytes"][k] / 2**20
+            ax.barh(["on disk"], [v], left=left, label=k)
+            left += v
+        ax.barh(names[1:], [v for _, v in rss], color="#999999")
+        ax.set_xlabel("MiB per 100k passages")
+        ax.set_title("Index size per 100k passages")
+        ax.legend(fontsize=7)
+
+    return [
+        "## 4. Size", "",
+        f"Bytes on disk of the BBC index ({cold['passages']:,} passages), scaled to 100k "
+        "passages; and resident memory per 100k passages: what `qa.load` adds to a process "
+        "that has the model loaded, and what the latency benchmark's structures added "
+        "(synthetic passages have a one-word text, so that figure is FAISS + BM25).", "",
+        *table(["file", "BBC index", "per 100k passages"], rows), "",
+        *table(["resident memory", "MiB per 100k passages"],
+               [[name, f"{v:.0f}"] for name, v in rss]), "",
+        "The FAISS flat index is exactly 384 × 4 bytes per passage (146.5 MiB per 100k); "
+        "it dominates and grows linearly.", "",
+        plot("bench-size", draw, (7, 3)), "", stamp(cold), ""]
+
+
+def quality_rows(data: Result, abstention: bool) -> list[list[str]]:
+    rows = []
+    for rep in data["reports"]:
+        rec = rep["recall"]
+        row = [rep["mode"], f3(rec["1"]), f3(rec["3"]), f3(rec["5"]), f3(rec["20"]),
+               f3(rep["mrr"]), f3(rep["answer_hit_rate"])]
+        if abstention:
+            row += [f3(rep["abstain_precision"]), f3(rep["abstain_recall"])]
+        rows.append([*row, pct(rep["citation_validity"])])
+    return rows
+
+
+def quality_table(data: Result, abstention: bool) -> list[str]:
+    head = ["run", "R@1", "R@3", "R@5", "R@20", "MRR", "answer"]
+    head += ["abstain P", "abstain R"] if abstention else []
+    return table([*head, "cites ok"], quality_rows(data, abstention))
+
+
+SETS = {
+    "seeds": "Seed articles alone",
+    "seeds+bbc": "Seed articles + BBC distractors",
+    "squad1": "SQuAD v1.1 dev, open retrieval",
+    "squad1+bbc": "SQuAD v1.1 dev + BBC distractors",
+    "squad2": "SQuAD 2.0 subset (5 articles)",
+}
+
+
+def describe(name: str, d: Result) -> str:
+    base = f"{d['passages']:,} passages, {d['questions']:,} questions"
+    if "total_questions" in d and d["questions"] < d["total_questions"]:
+        base += f" (a fixed random sample of the {d['total_questions']:,})"
+    if d["questions"] > d["answerable"]:
+        base += f", {d['questions'] - d['answerable']} of them unanswerable"
+    return f"**{SETS.get(name, name)}**: {base}."
+
+
+def quality_section(r: Result) -> list[str]:
+    sets = r["sets"]
+
+    def draw(fig: Any) -> None:
+        names = list(sets)
+        cols = 3
+        rows = -(-len(names) // cols)
+        for i, name in enumerate(names, start=1):
+            ax = fig.add_subplot(rows, cols, i)
+            for rep in sets[name]["reports"]:
+                ks = sorted(int(k) for k in rep["recall"])
+                ax.plot(ks, [rep["recall"][str(k)] for k in ks], label=rep["mode"])
+            ax.set_title(SETS.get(name, name), fontsize=9)
+            ax.set_xticks([1, 5, 10, 15, 20])
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if i % cols == 1:
+                ax.set_ylabel("recall@k", fontsize=8)
+            if i > len(names) - cols:
+                ax.set_xlabel("k (passages retrieved)", fontsize=8)
+            if i == 1:
+                ax.legend(fontsize=7)
+
+    lines = ["## 5. Quality", "",
+             "Every question is asked through `Index.ask(question, k=20, mode=...)` exactly "
+             "as `qa eval` does. Runs: **hybrid** is the default (convex fusion, α = 0.5); "
+             "**hybrid-rrf** is the usual baseline, reciprocal-rank fusion (k = 60) of the "
+             "same two rankings (`index.search_config = SearchConfig(fusion=\"rrf\")`); "
+             "**dense** and **bm25** alone. Recall@k: a gold passage is in the top k "
+             "(seed questions: it contains an expected answer and comes from the named "
+             "article; SQuAD: it is the question's own paragraph). MRR over the top 20. "
+             "Answer: the extracted answer contains an expected answer (SQuAD: a gold span). "
+             "Abstain P/R: precision and recall of abstaining on the unanswerable questions. "
+             "Cites ok: every quoted sentence equals the source article's text at its span. "
+             "Embeddings come from a cache of the same model's vectors, so no latency here "
+             "(see section 2). SQuAD paragraphs are indexed whole (one passage each); BBC "
+             "distractors are then split only at paragraphs.", ""]
+    for name, data in sets.items():
+        lines += [describe(name, data), "", *quality_table(data, data["questions"] >
+                                                          data["answerable"]), ""]
+    lines += [plot("bench-quality", draw, (10, 2.8 * -(-len(sets) // 3))), "", stamp(r), ""]
+    return lines
