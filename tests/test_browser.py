@@ -109,6 +109,7 @@ class Chat:
         self.context = browser.new_context(viewport={"width": width, "height": height},
                                            device_scale_factor=scale)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(90_000)  # a loaded 2-core CI box can be slow
         self.page.set_default_timeout(TIMEOUT_MS)
         self.requests: list[str] = []
         self.dialogs: list[str] = []
