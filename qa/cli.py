@@ -236,11 +236,7 @@ def add(
     index: IndexOpt = "embeddings",
 ) -> None:
     """Add articles to an existing index, embedding only new text.  Example: qa add new.md"""
-    idx = _load(index)
-    before = len(idx)
-    run(lambda: idx.add(paths))
-    typer.echo(f"{index}/ now holds {idx.manifest['counts']['articles']} articles, "
-               f"{len(idx)} passages ({len(idx) - before:+d})")
+    _update(index, lambda idx: idx.add(paths))
 
 
 @app.command()
@@ -249,9 +245,14 @@ def remove(
     index: IndexOpt = "embeddings",
 ) -> None:
     """Remove the articles of SOURCES from the index.  Example: qa remove old.md"""
+    _update(index, lambda idx: idx.remove(sources))
+
+
+def _update(index: str, change: Callable[[Any], Any]) -> None:
+    """Apply `change` to the loaded index and say how it grew or shrank."""
     idx = _load(index)
     before = len(idx)
-    run(lambda: idx.remove(sources))
+    run(lambda: change(idx))
     typer.echo(f"{index}/ now holds {idx.manifest['counts']['articles']} articles, "
                f"{len(idx)} passages ({len(idx) - before:+d})")
 
