@@ -3,14 +3,15 @@
 Method: load the model, then `qa.build` the 2,225 BBC articles (news-bbc.jsonl) into
 benchmarks/.cache/index-bbc with force=True, timing the whole build and, through a
 wrapper of the embedder, the time spent encoding; peak resident memory is read right
-after. Then a fixed random subset of whole articles (seed 0, at least 1,000 passages) is
-timed alternately raw, build, raw, build, raw, so that drift in the machine's load hits
-both sides: raw = SentenceTransformer.encode of exactly the texts the build embeds, batch
-size 64 (the build's), normalised; build = `qa.build` of the subset into a temporary
-folder. The ratio of the medians, build / raw (passages per second), is the figure to
-read; absolute rates move with the load on this shared machine.
+after. Then a fixed random subset of whole articles (seed 0, at least 500 passages) is
+timed alternately raw, build, raw, build, ... raw (4 builds), so that drift in the
+machine's load hits both sides: raw = SentenceTransformer.encode of exactly the texts the
+build embeds, batch size 64 (the build's), normalised; build = `qa.build` of the subset
+into a temporary folder. Each build's rate is divided by the mean rate of the raw runs
+around it; the median of these ratios is the figure to read. Absolute rates move with
+the load on this shared machine.
 
-    python benchmarks/bench_build.py [--subset 1000] [--rounds 2]
+    python benchmarks/bench_build.py [--subset 500] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -118,7 +119,11 @@ def raw_encode(embedder: Embedder, texts: list[str]) -> float:
 
 
 def subset_ratio(bbc: Path, embedder: Embedder, minimum: int, rounds: int) -> dict[str, Any]:
-    """Raw encode and qa.build of the same subset, alternated; medians of each."""
+    """Raw encode and qa.build of the same subset, alternated raw, build, raw, ... raw.
+
+    Each build is compared with the mean rate of the raw runs just before and after it;
+    the ratio reported is the median of those per-round ratios.
+    """
     import statistics
 
     load_before = os.getloadavg()[0]
@@ -133,18 +138,19 @@ def subset_ratio(bbc: Path, embedder: Embedder, minimum: int, rounds: int) -> di
             build.append(time.perf_counter() - t0)
         raw.append(raw_encode(embedder, texts))
     n = len(texts)
-    raw_rate, build_rate = n / statistics.median(raw), n / statistics.median(build)
+    ratios = [(n / b) / ((n / raw[i] + n / raw[i + 1]) / 2) for i, b in enumerate(build)]
     return {"passages": n, "articles": len(read_corpus([path]).articles),
-            "raw_seconds": raw, "build_seconds": build, "raw_per_s": raw_rate,
-            "build_per_s": build_rate, "build_over_raw": build_rate / raw_rate,
+            "raw_seconds": raw, "build_seconds": build,
+            "raw_per_s": n / statistics.median(raw), "build_per_s": n / statistics.median(build),
+            "ratios": ratios, "build_over_raw": statistics.median(ratios),
             "load": [load_before, os.getloadavg()[0]]}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Time the BBC build and the subset comparison; save results/build.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subset", type=int, default=1000, help="passages in the subset")
-    parser.add_argument("--rounds", type=int, default=2, help="qa.build runs of the subset")
+    parser.add_argument("--subset", type=int, default=500, help="passages in the subset")
+    parser.add_argument("--rounds", type=int, default=4, help="qa.build runs of the subset")
     args = parser.parse_args(argv)
     bbc = bench_file("news-bbc.jsonl")
     if bbc is None:

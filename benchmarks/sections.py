@@ -86,7 +86,10 @@ def build_section(r: Result) -> list[str]:
         f"of {sub['articles']} whole articles ({sub['passages']:,} passages), timed "
         "alternately as raw encoding (`SentenceTransformer.encode` of the exact texts the "
         f"build embeds, batch size {r['batch_size']}) and as `qa.build` into a temporary "
-        "folder: raw, build, raw, build, raw; the rates use the median times.", "",
+        "folder, alternately: raw, build, raw, build, ..., raw. Each build's rate is divided "
+        "by the mean rate of the two raw runs around it; the ratio given is the median of "
+        "these per-round ratios (" + ", ".join(f"{x:.2f}" for x in sub.get("ratios", [])) +
+        "). Rates in the table use median times.", "",
         *table(["", "passages", "seconds", "passages/s", "load average"], [
             ["raw model.encode, subset", f"{sub['passages']:,}",
              ", ".join(f"{s:.1f}" for s in sub["raw_seconds"]), f"{sub['raw_per_s']:.1f}",

@@ -177,15 +177,17 @@ def hybrid_report(seed_index: qa.Index) -> ModeReport:
 
 
 def test_seed_questions_hold_their_level(hybrid_report: ModeReport) -> None:
-    """Measured: R@1 0.89, R@5 0.97, MRR 0.94, answer 0.82, abstain recall 1.0."""
+    """Measured 2026-11-25: R@1 0.92, R@5 0.97, R@20 1.0, MRR 0.95, answer 0.92,
+    abstention precision 1.0 and recall 1.0; thresholds sit a few points below."""
     r = hybrid_report
     assert (r.questions, r.answerable) == (46, 38)
-    assert r.recall[1] is not None and r.recall[1] >= 0.84
+    assert r.recall[1] is not None and r.recall[1] >= 0.86
     assert r.recall[5] is not None and r.recall[5] >= 0.92
     assert r.recall[20] == 1.0
-    assert r.mrr is not None and r.mrr >= 0.88
-    assert r.answer_hit_rate is not None and r.answer_hit_rate >= 0.74
+    assert r.mrr is not None and r.mrr >= 0.90
+    assert r.answer_hit_rate is not None and r.answer_hit_rate >= 0.84
     assert r.abstain_recall is not None and r.abstain_recall >= 0.75
+    assert r.abstain_precision is not None and r.abstain_precision >= 0.8
     assert r.citation_validity == 1.0
 
 
