@@ -84,7 +84,7 @@ def build_section(r: Result) -> list[str]:
         f"`qa.build` of news-bbc.jsonl ({full['articles']:,} articles, {full['passages']:,} "
         f"passages at the default 120-word split), timed once. Then a fixed random subset "
         f"of {sub['articles']} whole articles ({sub['passages']:,} passages), timed "
-        "alternately as raw encoding (`SentenceTransformer.encode` of the exact texts the "
+        "as raw encoding (`SentenceTransformer.encode` of the exact texts the "
         f"build embeds, batch size {r['batch_size']}) and as `qa.build` into a temporary "
         "folder, alternately: raw, build, raw, build, ..., raw. Each build's rate is divided "
         "by the mean rate of the two raw runs around it; the ratio given is the median of "
@@ -187,9 +187,11 @@ def coldstart_section(r: Result) -> list[str]:
             ax.barh(["phases"], [med[p]], left=left, label=f"{p} {med[p]:.2f} s")
             left += med[p]
         ax.barh(["qa ask"], [r["shell_median"]], color="#999999")
+        ax.text(r["shell_median"], 1, f" {r['shell_median']:.1f} s", va="center")
+        ax.set_xlim(0, max(left, r["shell_median"]) * 1.12)
         ax.set_xlabel("seconds (median of runs)")
         ax.set_title("Cold start of `qa ask` on the BBC index")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=5)
 
     rows = [[p, f"{med[p]:.2f}", pct(med[p] / total)] for p in (*PHASES, "exit")]
     return [
@@ -202,7 +204,7 @@ def coldstart_section(r: Result) -> list[str]:
         f"- `qa ask` wall time: **{r['shell_median']:.1f} s** (runs: "
         + ", ".join(f"{s:.1f}" for s in r["shell_seconds"]) + ").", "",
         *table(["phase", "seconds", "share"], rows), "",
-        plot("bench-coldstart", draw, (7, 2.6)), "", stamp(r), ""]
+        plot("bench-coldstart", draw, (7, 3)), "", stamp(r), ""]
 
 
 def size_section(cold: Result, latency: Result | None) -> list[str]:
@@ -218,16 +220,21 @@ def size_section(cold: Result, latency: Result | None) -> list[str]:
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
-        names = ["on disk"] + [name for name, _ in rss]
         left = 0.0
         for k in sorted(size["per_100k_bytes"]):
             v = size["per_100k_bytes"][k] / 2**20
-            ax.barh(["on disk"], [v], left=left, label=k)
-            left += v
-        ax.barh(names[1:], [v for _, v in rss], color="#999999")
+            if v >= 0.5:
+                ax.barh(["on disk"], [v], left=left, label=f"{k} {v:.0f}")
+                left += v
+        ax.text(left, 0, f" {left:.0f}", va="center")
+        names = [f"resident: {name}" for name, _ in rss]
+        ax.barh(names, [v for _, v in rss], color="#999999")
+        for y, (_, v) in enumerate(rss, start=1):
+            ax.text(v, y, f" {v:.0f}", va="center")
+        ax.set_xlim(0, max([left] + [v for _, v in rss]) * 1.15)
         ax.set_xlabel("MiB per 100k passages")
         ax.set_title("Index size per 100k passages")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
 
     return [
         "## 4. Size", "",
@@ -240,7 +247,7 @@ def size_section(cold: Result, latency: Result | None) -> list[str]:
                [[name, f"{v:.0f}"] for name, v in rss]), "",
         "The FAISS flat index is exactly 384 × 4 bytes per passage (146.5 MiB per 100k); "
         "it dominates and grows linearly.", "",
-        plot("bench-size", draw, (7, 3)), "", stamp(cold), ""]
+        plot("bench-size", draw, (7.5, 3.4)), "", stamp(cold), ""]
 
 
 def quality_rows(data: Result, abstention: bool) -> list[list[str]]:
@@ -277,6 +284,26 @@ def describe(name: str, d: Result) -> str:
     if d["questions"] > d["answerable"]:
         base += f", {d['questions'] - d['answerable']} of them unanswerable"
     return f"**{SETS.get(name, name)}**: {base}."
+
+
+def quality_notes(sets: Result) -> list[str]:
+    """Readings computed from the tables."""
+    notes = []
+    for name in ("seeds+bbc", "squad1", "squad1+bbc"):
+        reps = {x["mode"]: x for x in sets.get(name, {}).get("reports", [])}
+        if "hybrid" in reps and "hybrid-rrf" in reps:
+            gain = reps["hybrid"]["recall"]["1"] - reps["hybrid-rrf"]["recall"]["1"]
+            notes.append(f"- {SETS[name]}: R@1 of the default fusion minus reciprocal-rank "
+                         f"fusion: {gain * 100:+.1f} points.")
+    squad2 = {x["mode"]: x for x in sets.get("squad2", {}).get("reports", [])}
+    if "hybrid" in squad2:
+        h = squad2["hybrid"]
+        notes.append(f"- SQuAD 2.0's unanswerable questions are written to look answerable "
+                     f"from the same paragraph: the default abstains on "
+                     f"{pct(h['abstain_recall'])} of them (precision "
+                     f"{f3(h['abstain_precision'])}): its confidence score rarely separates "
+                     "them from the answerable ones.")
+    return [*notes, ""] if notes else []
 
 
 def quality_section(r: Result) -> list[str]:
@@ -319,5 +346,6 @@ def quality_section(r: Result) -> list[str]:
     for name, data in sets.items():
         lines += [describe(name, data), "", *quality_table(data, data["questions"] >
                                                           data["answerable"]), ""]
+    lines += quality_notes(sets)
     lines += [plot("bench-quality", draw, (10, 2.8 * -(-len(sets) // 3))), "", stamp(r), ""]
     return lines
