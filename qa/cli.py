@@ -65,7 +65,9 @@ def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                                        help="Log what qa is doing.")] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
+    # bm25s sets its own logger to DEBUG when imported, so filter at our handler instead.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
     quiet_model_loading()
 
 
