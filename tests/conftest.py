@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import qa
 from qa.embed import Embedder
+from tests.helpers import build_xss_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -46,3 +48,22 @@ def index_copy(seed_index: qa.Index, tmp_path: Path) -> Path:
     target = tmp_path / "embeddings"
     shutil.copytree(seed_index.path, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def xss_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Index:
+    """An index of one article full of markup (tests.helpers.XSS_ARTICLE)."""
+    return build_xss_index(tmp_path_factory.mktemp("xss"), embedder)
+
+
+@pytest.fixture(scope="module")
+def threads_as_served() -> Iterator[None]:
+    """PyTorch threads as `qa serve` sets them (`share_cores`), restored afterwards."""
+    import torch
+
+    from qa import app
+
+    before = torch.get_num_threads()
+    app.share_cores(app.CONCURRENCY)
+    yield
+    torch.set_num_threads(before)

@@ -17,40 +17,10 @@ from gradio_client import Client
 
 import qa
 from qa import app, render
-from qa.embed import Embedder
+from tests.helpers import ABSTAIN, TRADE, XSS_QUESTIONS, free_port
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
-ABSTAIN = "What is the capital of France?"
-XSS_ARTICLE = "\n\n".join([
-    "date 2024-05-01 The harbour of Port Velmar reopened after the storm "
-    "<script>alert(1)</script> on Monday.",
-    "The Port Velmar harbour master said repairs to the breakwater cost 3 million euros "
-    '<script>alert("xss")</script> and took six weeks.',
-    "Fishing boats returned to Port Velmar on Tuesday, and the harbour master posted the "
-    "schedule at [click](javascript:alert(1)) for all crews <img src=x onerror=alert(1)>.",
-    "The harbour master of Port Velmar said that ${alert(1)} and {{7*7}} and $$x^2$$ in the "
-    "notice are typing errors.",
-]) + "\n"
-"""An article whose text carries script tags, an onerror image, a JS link and templates."""
-XSS_QUESTIONS = ("How much did the breakwater repairs at Port Velmar cost?",
-                 "When did fishing boats return to Port Velmar?",
-                 "Which typing errors in the notice did the harbour master of Port Velmar name?")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def build_xss_index(root: Path, embedder: Embedder) -> qa.Index:
-    """A one-article index whose text carries script tags, an onerror image and a JS link."""
-    corpus = root / "xss"
-    corpus.mkdir()
-    (corpus / "harbour.txt").write_text(XSS_ARTICLE, encoding="utf-8")
-    return qa.build([corpus], root / "idx", embedder=embedder)
+pytestmark = pytest.mark.usefixtures("threads_as_served")
 
 
 SAFE_TAGS = {"div", "p", "br", "sup", "a", "mark", "blockquote", "article", "span", "code", "q"}
@@ -80,17 +50,6 @@ class TagAudit(HTMLParser):
 
 def article_text(source: str) -> str:
     return (SEEDS / Path(source).name).read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def threads_as_served() -> Iterator[None]:
-    """PyTorch threads as `qa serve` sets them (`share_cores`), restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    app.share_cores(app.CONCURRENCY)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -254,11 +213,6 @@ def test_settings_are_validated(seed_index: qa.Index) -> None:
     late = {"date_from": "2023-06-01", "date_to": "2023-12-31"}
     turn = list(handlers.respond(TRADE, [], late))[-1][-1][0]
     assert all((c["date"] or "") >= "2023-06-01" for c in turn["citations"])
-
-
-@pytest.fixture(scope="module")
-def xss_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Index:
-    return build_xss_index(tmp_path_factory.mktemp("xss"), embedder)
 
 
 def test_examples_come_from_the_corpus(seed_index: qa.Index, xss_index: qa.Index) -> None:

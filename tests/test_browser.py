@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,32 +13,16 @@ import pytest
 
 import qa
 from qa import app
-from qa.embed import Embedder
+from tests.helpers import ABSTAIN, TRADE, XSS_QUESTIONS, free_port
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("threads_as_served")]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 TIMEOUT_MS = 90_000  # a loaded 2-core CI machine can take a while to answer
-TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
-ABSTAIN = "What is the capital of France?"
 SECTORS = "Which sectors did Tokayev and Ma Xingrui discuss?"
-# The same hostile article as in test_app.py: markup, an onerror image, a JS link, templates.
-XSS_ARTICLE = "\n\n".join([
-    "date 2024-05-01 The harbour of Port Velmar reopened after the storm "
-    "<script>alert(1)</script> on Monday.",
-    "The Port Velmar harbour master said repairs to the breakwater cost 3 million euros "
-    '<script>alert("xss")</script> and took six weeks.',
-    "Fishing boats returned to Port Velmar on Tuesday, and the harbour master posted the "
-    "schedule at [click](javascript:alert(1)) for all crews <img src=x onerror=alert(1)>.",
-    "The harbour master of Port Velmar said that ${alert(1)} and {{7*7}} and $$x^2$$ in the "
-    "notice are typing errors.",
-]) + "\n"
-XSS_QUESTIONS = ("How much did the breakwater repairs at Port Velmar cost?",
-                 "When did fishing boats return to Port Velmar?",
-                 "Which typing errors in the notice did the harbour master of Port Velmar name?")
 
 
 def require_chromium() -> None:
@@ -51,17 +34,6 @@ def require_chromium() -> None:
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); set CI=true to fail instead")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def threads_as_served() -> Iterator[None]:
-    """PyTorch threads as `qa serve` sets them (`share_cores`), restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    app.share_cores(app.CONCURRENCY)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     require_chromium()
@@ -71,12 +43,6 @@ def browser() -> Iterator[Any]:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(index: qa.Index) -> tuple[Any, str]:
@@ -92,11 +58,8 @@ def seed_url(seed_index: qa.Index) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def xss_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("xss")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "harbour.txt").write_text(XSS_ARTICLE, encoding="utf-8")
-    demo, url = serve(qa.build([root / "corpus"], root / "idx", embedder=embedder))
+def xss_url(xss_index: qa.Index) -> Iterator[str]:
+    demo, url = serve(xss_index)
     yield url
     demo.close()
 

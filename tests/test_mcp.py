@@ -6,7 +6,6 @@ import ast
 import asyncio
 import contextlib
 import io
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,25 +14,9 @@ import pytest
 
 import qa
 from qa import app
+from tests.helpers import TRADE, free_port
 
-TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def threads_as_served() -> Iterator[None]:
-    """PyTorch threads as `qa serve` sets them (`share_cores`), restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    app.share_cores(app.CONCURRENCY)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("threads_as_served")
 
 
 @pytest.fixture(scope="module")
