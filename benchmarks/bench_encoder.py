@@ -7,9 +7,11 @@ round) so that load from other jobs hits every backend alike; the figure reporte
 median over rounds, and the speed-up is the median of the per-round ratios to PyTorch.
 Quality: the cosine of each backend's vectors to PyTorch's (min and mean), and recall@k
 on the seed questions over an index of seeds/ built with each backend via `qa.build`;
-with --distractors also over seeds + all BBC passages (slow: every passage is encoded).
+with --distractors also over seeds + all BBC passages, and with --squad N over the
+SQuAD v1.1 dev paragraphs for N sampled questions (slow: every passage is encoded once
+per backend; vectors are cached per backend under benchmarks/.cache/vectors).
 
-    python benchmarks/bench_encoder.py [--sample 1000] [--rounds 3] [--distractors]
+    python benchmarks/bench_encoder.py [--sample 1000] [--rounds 3] [--distractors] [--squad 2000]
 """
 
 from __future__ import annotations
@@ -29,15 +31,26 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, QUESTIONS, SEEDS, CachedEmbedder, bench_file, machine, write_result  # noqa: E402
+from common import (  # noqa: E402
+    CACHE,
+    QUESTIONS,
+    SEEDS,
+    CachedEmbedder,
+    VectorStore,
+    bench_file,
+    machine,
+    memory_index,
+    write_result,
+)
 
 import qa  # noqa: E402
 from qa.config import BuildConfig  # noqa: E402
 from qa.corpus import read_corpus, split_corpus  # noqa: E402
 from qa.embed import Embedder  # noqa: E402
-from qa.evaluate import evaluate, load_questions  # noqa: E402
+from qa.evaluate import Question, evaluate, first_gold_rank, load_questions, sample_questions  # noqa: E402
 from qa.index import Index, embedding_text, make_indexes  # noqa: E402
 from qa.onnx_backend import OnnxEmbedder, cpu_count  # noqa: E402
+from qa.squad import SQUAD_CHUNK, read_squad, write_squad  # noqa: E402
 
 ONNX_CACHE = CACHE / "onnx"
 MODES = ("hybrid", "dense")
@@ -118,7 +131,9 @@ def distractor_recall(backends: dict[str, Any], bbc: Path) -> dict[str, Any]:
     out = {}
     for name, e in backends.items():
         t0 = time.perf_counter()
-        vecs = (CachedEmbedder(e) if name == "torch" else e).encode(texts)
+        cache = cached(name, e)
+        vecs = cache.encode(texts)
+        cache.save()
         dense, bm25 = make_indexes(vecs, passages)
         manifest = {"model": {"name": e.name, "dimension": e.dimension},
                     "settings": BuildConfig().fingerprint(),
@@ -128,6 +143,45 @@ def distractor_recall(backends: dict[str, Any], bbc: Path) -> dict[str, Any]:
                       dense=dense, bm25=bm25, embedder=e)
         out[name] = recall(index, questions) | {"passages": len(passages)}
         print(f"  seeds+bbc {name}: {out[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return out
+
+
+def cached(name: str, embedder: Any) -> CachedEmbedder:
+    """`embedder` behind a vector cache of its own backend (ONNX vectors differ from torch's)."""
+    if name == "torch":
+        return CachedEmbedder(embedder)
+    return CachedEmbedder(embedder, VectorStore(f"{embedder.name}@{name}", embedder.dimension))
+
+
+def search_recall(index: Index, questions: Sequence[Question], ks: Sequence[int] = (1, 5, 10),
+                  ) -> dict[str, dict[str, float]]:
+    """Retrieval-only recall@k and MRR per mode (Index.search, no answer step)."""
+    out = {}
+    for mode in MODES:
+        ranks = [first_gold_rank(index.search(q.question, k=max(ks), mode=mode), q)
+                 for q in questions]
+        out[mode] = {f"R@{k}": sum(1 for r in ranks if r and r <= k) / len(ranks) for k in ks}
+        out[mode]["MRR"] = sum(1 / r for r in ranks if r) / len(ranks)
+    return out
+
+
+def squad_recall(backends: dict[str, Any], sample: int) -> dict[str, Any] | None:
+    """Recall on a fixed sample of SQuAD v1.1 dev questions over all 2,067 paragraphs."""
+    path = bench_file("squad-dev-v1.1.json")
+    if path is None:
+        return None
+    squad = read_squad(path)
+    articles, _ = write_squad(squad, CACHE / "squad" / path.stem)
+    questions = sample_questions(squad.questions, sample)
+    out: dict[str, Any] = {"questions": len(questions)}
+    for name, e in backends.items():
+        t0 = time.perf_counter()
+        embedder = cached(name, e)
+        index = memory_index([articles], embedder, BuildConfig(chunk=SQUAD_CHUNK))
+        embedder.encode([q.question for q in questions])
+        embedder.save()
+        out[name] = search_recall(index, questions) | {"passages": len(index)}
+        print(f"  squad {name}: {out[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return out
 
 
@@ -150,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--distractors", action="store_true",
                         help="also recall over seeds + all BBC passages (slow)")
+    parser.add_argument("--squad", type=int, default=0, metavar="N",
+                        help="also recall on N SQuAD v1.1 dev questions (slow)")
     args = parser.parse_args(argv)
     bbc = bench_file("news-bbc.jsonl")
     if bbc is None:
@@ -166,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "throughput": speed, "cosine_to_torch": cos, "seeds_recall": seeds}
     if args.distractors:
         result["seeds_bbc_recall"] = distractor_recall(backends, bbc)
+    if args.squad:
+        result["squad_recall"] = squad_recall(backends, args.squad)
     path = write_result("encoder", result)
     print(json.dumps({"machine": machine(), **result}, indent=2))
     print(table(speed, cos, seeds))
