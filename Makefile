@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first: the local CPU wheel, so nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,onnx,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,ray]"
 	touch $@
 
 # Debian's Chromium for the browser tests (never `playwright install`).
@@ -43,4 +43,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(INDEX) .pytest_cache
+	rm -rf $(VENV) $(INDEX) .qa-onnx .pytest_cache

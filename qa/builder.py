@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dense as dense_types
 from . import retrieve, store
-from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig
+from .config import DEFAULT_BACKEND, DEFAULT_MODEL, BuildConfig, ChunkConfig
 from .corpus import SourceFile, read_corpus, split_corpus
 from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
@@ -31,8 +31,10 @@ Progress = Callable[[int, int], None]
 
 
 def onnx_cache(index_dir: Path) -> Path:
-    """Where exported ONNX graphs are kept: beside the index, not in it (it is replaced whole)."""
-    return index_dir.absolute().parent / ".qa-onnx"
+    """Where exported ONNX graphs are kept: $QA_ONNX_CACHE if set, else beside the index
+    (not in it: the index directory is replaced whole on every write)."""
+    shared = os.environ.get("QA_ONNX_CACHE")
+    return Path(shared) if shared else index_dir.absolute().parent / ".qa-onnx"
 
 
 def embedding_text(p: Passage, with_title: bool) -> str:
@@ -51,7 +53,7 @@ def _refuse_foreign_dir(path: Path) -> None:
 
 def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
-          backend: str = "torch", force: bool = False, skip_bad: bool = False, embedder: Any = None,
+          backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
@@ -65,8 +67,9 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         model: sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2).
         chunk: passage splitting settings.
         index_type: "auto", "flat", "hnsw" or "ivfpq" (see `qa.dense`).
-        backend: "torch", "onnx" or "onnx-int8" (ONNX graph cached in `.qa-onnx/` beside
-            the index directory); queries later use the same backend.
+        backend: "onnx-int8" (default), "onnx" or "torch"; the ONNX graph is exported
+            once and cached in `.qa-onnx/` beside the index directory. Queries later use
+            the same backend. With `embedder`, its own backend.
         force: rebuild from scratch even when the index is up to date.
         skip_bad: log and skip unreadable files and records instead of failing.
         embedder: an already loaded model (or any object with `name`, `dimension` and
@@ -74,11 +77,15 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         progress: called as progress(done, total) while passages are encoded.
     """
     path = Path(index_dir)
+    given = getattr(embedder, "backend", None)
     config = BuildConfig(model=model or (embedder.name if embedder else DEFAULT_MODEL),
-                         chunk=chunk or ChunkConfig(), index_type=index_type, backend=backend)
+                         chunk=chunk or ChunkConfig(), index_type=index_type,
+                         backend=backend or given or DEFAULT_BACKEND)
     dense_types.resolve(index_type, 0)
     if embedder is not None and embedder.name != config.model:
         raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")
+    if given is not None and given != config.backend:
+        raise IndexMismatchError(f"embedder runs on {given!r} but backend {config.backend!r} was asked")
     corpus = read_corpus(sources, skip_bad=skip_bad)
     reason = "forced" if force else store.rebuild_reason(path, corpus.files, config.fingerprint())
     if reason is None:
@@ -87,7 +94,8 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
     passages = split_corpus(corpus.articles, config.chunk)
-    embedder = embedder or make_embedder(config.model, backend=backend, cache_dir=onnx_cache(path))
+    embedder = embedder or make_embedder(config.model, backend=config.backend,
+                                         cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
     known = {} if force else _known_vectors(path, config)
     vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
@@ -102,7 +110,8 @@ def _known_vectors(path: Path, config: BuildConfig) -> dict[str, np.ndarray]:
     try:
         manifest = store.read_manifest(path)
         old = manifest["settings"]
-        if (old["model"], old["embed_title"]) != (config.model, config.embed_title):
+        same = (config.model, config.embed_title, config.backend)
+        if (old["model"], old["embed_title"], old.get("backend", "torch")) != same:
             return {}
         passages = store.read_passages(path / store.PASSAGES)
         vectors = dense_types.vectors_of(faiss.read_index(str(path / store.FAISS_FILE)))
@@ -204,6 +213,11 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
         if wanted is not None and wanted != built_with:
             raise IndexMismatchError(f"index in {path}/ was built with model {built_with!r}, "
                                      f"not {wanted!r}; run `qa build --model {wanted}`")
+    backend = manifest["settings"].get("backend", "torch")  # indexes from before backends
+    given = getattr(embedder, "backend", None)
+    if given is not None and given != backend:
+        raise IndexMismatchError(f"index in {path}/ was built with backend {backend!r}, "
+                                 f"the embedder runs on {given!r}")
     if check_sources:
         store.check_fresh(path, manifest)
     passages = store.read_passages(path / store.PASSAGES)
@@ -213,8 +227,7 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     if len(counts) != 1:
         raise IndexCorruptError(
             f"{path}/: passage counts disagree ({sorted(counts)}); run `qa build --force`")
-    embedder = embedder or make_embedder(built_with, cache_dir=onnx_cache(path),
-                                         backend=manifest["settings"].get("backend", "torch"))
+    embedder = embedder or make_embedder(built_with, backend=backend, cache_dir=onnx_cache(path))
     if embedder.dimension != dense.d:
         raise IndexMismatchError(
             f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")

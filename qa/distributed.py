@@ -112,6 +112,7 @@ class RayEncoder:
         if replicas is not None and replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas!r}")
         self.name = model or DEFAULT_MODEL
+        self.backend = "torch"  # each replica runs sentence-transformers on PyTorch
         self._model = model
         self._address = address
         self._replicas = replicas

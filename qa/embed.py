@@ -6,9 +6,9 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_BACKEND, DEFAULT_MODEL
 from .errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -18,6 +18,19 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 """Called with the number of texts just encoded."""
+
+
+class Encoder(Protocol):
+    """What an index needs from a model: `Embedder`, `OnnxEmbedder` and `RayEncoder` are ones."""
+
+    name: str
+    dimension: int
+    backend: str
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64,
+               progress: Progress | None = None) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 def resolve_model(model: str | None) -> str:
@@ -35,6 +48,9 @@ def resolve_model(model: str | None) -> str:
 
 class Embedder:
     """A loaded sentence-transformers model; load one per process and share it."""
+
+    backend = "torch"
+    """The encoder family, recorded in the manifest (see `make_embedder`)."""
 
     def __init__(self, model: str | None = None) -> None:
         self.name = model or DEFAULT_MODEL
@@ -80,11 +96,12 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 
 
-def make_embedder(model: str | None = None, *, backend: str = "torch",
-                  cache_dir: Path | None = None) -> Any:
+def make_embedder(model: str | None = None, *, backend: str = DEFAULT_BACKEND,
+                  cache_dir: Path | None = None) -> Encoder:
     """An encoder for `model` on `backend`: PyTorch, or ONNX Runtime (fp32 or int8).
 
-    The ONNX graph is exported from the local model once and kept in `cache_dir`.
+    The ONNX graph is exported from the local model once and kept in `cache_dir`
+    (default: $QA_ONNX_CACHE, else .qa-onnx/ in the working directory).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -92,5 +109,6 @@ def make_embedder(model: str | None = None, *, backend: str = "torch",
         return Embedder(model)
     from .onnx_backend import OnnxEmbedder
 
-    return OnnxEmbedder(model, cache_dir=cache_dir or Path(".qa-onnx"),
+    cache_dir = cache_dir or Path(os.environ.get("QA_ONNX_CACHE") or ".qa-onnx")
+    return OnnxEmbedder(model, cache_dir=cache_dir,
                         quantize=backend == "onnx-int8")

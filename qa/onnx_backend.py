@@ -8,13 +8,14 @@ match the PyTorch `Embedder` to float precision. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,14 +145,30 @@ def fuse_bert(graph: Path, config: Any) -> None:
         logger.warning("ONNX BERT fusion skipped: %s", exc)
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """Mute onnxruntime.quantization's advice, which it logs through (and would configure)
+    the root logger."""
+    root = logging.getLogger()
+    guard, level = logging.NullHandler(), root.level
+    root.addHandler(guard)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.removeHandler(guard)
+        root.setLevel(level)
+
+
 def quantize_onnx(source: Path, target: Path) -> None:
     """Write an int8 (dynamic, per-channel weights) copy of the fp32 graph `source`."""
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    _atomic_write(target, lambda tmp: quantize_dynamic(
-        str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-        extra_options={"DefaultTensorType": TensorProto.FLOAT}))
+    with _quiet_root_logger():
+        _atomic_write(target, lambda tmp: quantize_dynamic(
+            str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+            extra_options={"DefaultTensorType": TensorProto.FLOAT}))
 
 
 def cached_graph(model_dir: Path, name: str, cache_dir: Path, *, quantize: bool) -> Path:
@@ -218,6 +235,7 @@ class OnnxEmbedder:
                  quantize: bool = False, threads: int | None = None) -> None:
         self.name = model or DEFAULT_MODEL
         self.quantize = quantize
+        self.backend = "onnx-int8" if quantize else "onnx"
         model_dir = Path(resolve_model(model))
         if not (model_dir / "tokenizer.json").is_file():
             raise ModelLoadError(f"cannot load model {str(model_dir)!r}: no local tokenizer.json")
@@ -253,16 +271,24 @@ class OnnxEmbedder:
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
                progress: Progress | None = None) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+        """Unit-length float32 vectors, one row per text.
+
+        The int8 graph runs one text at a time: dynamic quantisation scales activations
+        per run, so in a batch a text's vector would depend on its batch-mates (cosine
+        down to 0.977 measured on BBC), and unpadded single texts are also faster here
+        (175 vs 122 passages/s on 2 cores). `batch_size` then only paces `progress`.
+        """
         import numpy as np
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        run = 1 if self.quantize else batch_size
         for i in range(0, len(order), batch_size):
             rows = order[i : i + batch_size]
-            out[rows] = self._run([texts[j] for j in rows])
+            for j in range(0, len(rows), run):
+                out[rows[j : j + run]] = self._run([texts[r] for r in rows[j : j + run]])
             if progress:
                 progress(len(rows))
         return out

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.embed import Embedder
+from qa.embed import Embedder, Encoder, make_embedder
 from tests.helpers import build_xss_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,9 +20,25 @@ DATA = Path(__file__).resolve().parent / "data"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export of the bundled model for the whole session ($QA_ONNX_CACHE),
+    shared by every index the tests build and every `qa` subprocess they run."""
+    path = tmp_path_factory.mktemp("onnx-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QA_ONNX_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The bundled all-MiniLM-L6-v2, loaded once."""
+def embedder(shared_onnx_cache: Path) -> Encoder:
+    """The bundled all-MiniLM-L6-v2 on the default backend (ONNX Runtime, int8), loaded once."""
+    return make_embedder()
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Embedder:
+    """The same model on sentence-transformers + PyTorch: the reference the others match."""
     return Embedder()
 
 
@@ -35,7 +51,7 @@ def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def seed_index(seeds_copy: Path, embedder: Embedder,
+def seed_index(seeds_copy: Path, embedder: Encoder,
                tmp_path_factory: pytest.TempPathFactory) -> qa.Index:
     """A real index of the seed articles (read-only: copy it before changing it)."""
     return qa.build([seeds_copy], tmp_path_factory.mktemp("index") / "embeddings",
@@ -51,7 +67,7 @@ def index_copy(seed_index: qa.Index, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def xss_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Index:
+def xss_index(tmp_path_factory: pytest.TempPathFactory, embedder: Encoder) -> qa.Index:
     """An index of one article full of markup (tests.helpers.XSS_ARTICLE)."""
     return build_xss_index(tmp_path_factory.mktemp("xss"), embedder)
 

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 import qa
-from qa.embed import Embedder
+from qa.embed import Encoder
 
 TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
 ABSTAIN = "What is the capital of France?"
@@ -34,7 +34,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_xss_index(root: Path, embedder: Embedder) -> qa.Index:
+def build_xss_index(root: Path, embedder: Encoder) -> qa.Index:
     """A one-article index of XSS_ARTICLE under `root`."""
     corpus = root / "xss"
     corpus.mkdir()

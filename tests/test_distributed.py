@@ -49,6 +49,20 @@ def test_unreachable_address_fails_fast_with_install_hint() -> None:
     assert not ray.is_initialized()
 
 
+def test_cli_ray_address_error_is_one_line(tmp_path: Path) -> None:
+    if ray.is_initialized():
+        pytest.skip("Ray is already initialised in this process")
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    result = CliRunner().invoke(app, ["build", str(SEEDS), "--index", str(tmp_path / "idx"),
+                                      "--ray", "--ray-address", "127.0.0.1:1"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "cannot reach Ray at '127.0.0.1:1'" in result.output
+    assert not (tmp_path / "idx").exists() and not ray.is_initialized()
+
+
 def vectors(directory: Path) -> np.ndarray:
     import faiss
 
@@ -56,11 +70,11 @@ def vectors(directory: Path) -> np.ndarray:
     return dense.reconstruct_n(0, dense.ntotal)
 
 
-def test_ray_build_matches_local_build(local_ray: None, embedder: Embedder,
+def test_ray_build_matches_local_build(local_ray: None, torch_embedder: Embedder,
                                        tmp_path: Path) -> None:
     corpus = tmp_path / "seeds"
     shutil.copytree(SEEDS, corpus)
-    local = qa.build([corpus], tmp_path / "local", embedder=embedder)
+    local = qa.build([corpus], tmp_path / "local", embedder=torch_embedder)
     seen: list[tuple[int, int]] = []
     remote = qa.build([corpus], tmp_path / "ray", embedder=RayEncoder(replicas=2),
                       progress=lambda done, total: seen.append((done, total)))
@@ -69,6 +83,7 @@ def test_ray_build_matches_local_build(local_ray: None, embedder: Embedder,
 
     assert remote.passages == local.passages
     assert remote.manifest["model"] == local.manifest["model"]
+    assert remote.manifest["settings"]["backend"] == "torch"
     np.testing.assert_allclose(vectors(remote.path), vectors(local.path), atol=1e-5, rtol=0)
     for question in QUESTIONS:
         for mode in ("hybrid", "dense", "bm25"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.embed import Embedder
+from qa.embed import Encoder
 
 from .conftest import SEEDS
 
@@ -39,7 +39,7 @@ def test_manifest_records_model_settings_and_sources(seed_index: qa.Index) -> No
     assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
 
 
-def test_round_trip_gives_identical_hits(seed_index: qa.Index, embedder: Embedder) -> None:
+def test_round_trip_gives_identical_hits(seed_index: qa.Index, embedder: Encoder) -> None:
     loaded = qa.load(seed_index.path, embedder=embedder)
     for mode in ("hybrid", "dense", "bm25"):
         assert loaded.search(TRADE, mode=mode) == seed_index.search(TRADE, mode=mode)
@@ -79,7 +79,7 @@ def test_bad_search_arguments(seed_index: qa.Index) -> None:
         seed_index.search(TRADE, k=0)
 
 
-def test_up_to_date_index_is_not_rebuilt(own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_up_to_date_index_is_not_rebuilt(own_seeds: Path, tmp_path: Path, embedder: Encoder) -> None:
     first = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
     before = snapshot(first.path)
     again = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
@@ -88,7 +88,7 @@ def test_up_to_date_index_is_not_rebuilt(own_seeds: Path, tmp_path: Path, embedd
 
 
 def test_changed_source_makes_the_index_stale(own_seeds: Path, tmp_path: Path,
-                                              embedder: Embedder) -> None:
+                                              embedder: Encoder) -> None:
     index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
     article = own_seeds / "000_ed18d489a2ac6f1b.txt"
     article.write_text(article.read_text() + "\n\nTrade in apricots tripled in 2023.")
@@ -99,7 +99,7 @@ def test_changed_source_makes_the_index_stale(own_seeds: Path, tmp_path: Path,
 
 
 def test_other_settings_or_model_trigger_rebuild_or_refusal(own_seeds: Path, tmp_path: Path,
-                                                            embedder: Embedder) -> None:
+                                                            embedder: Encoder) -> None:
     index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
     smaller = qa.build([own_seeds], tmp_path / "idx", embedder=embedder,
                        chunk=qa.ChunkConfig(max_words=30))
@@ -109,7 +109,7 @@ def test_other_settings_or_model_trigger_rebuild_or_refusal(own_seeds: Path, tmp
 
 
 def test_interrupted_build_leaves_the_old_index(own_seeds: Path, tmp_path: Path,
-                                                embedder: Embedder) -> None:
+                                                embedder: Encoder) -> None:
     index = qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
     before = snapshot(index.path)
 
@@ -125,7 +125,7 @@ def test_interrupted_build_leaves_the_old_index(own_seeds: Path, tmp_path: Path,
 
 @pytest.mark.parametrize("damage", ["delete_faiss", "truncate_passages", "garble_manifest",
                                     "garble_faiss"])
-def test_damaged_index_gives_a_clear_error(index_copy: Path, embedder: Embedder,
+def test_damaged_index_gives_a_clear_error(index_copy: Path, embedder: Encoder,
                                            damage: str) -> None:
     if damage == "delete_faiss":
         (index_copy / "faiss.index").unlink()
@@ -141,7 +141,7 @@ def test_damaged_index_gives_a_clear_error(index_copy: Path, embedder: Embedder,
         qa.load(index_copy, embedder=embedder)
 
 
-def test_missing_index_and_foreign_directory(tmp_path: Path, embedder: Embedder) -> None:
+def test_missing_index_and_foreign_directory(tmp_path: Path, embedder: Encoder) -> None:
     with pytest.raises(qa.IndexNotFoundError, match="qa build"):
         qa.load(tmp_path / "nowhere", embedder=embedder)
     precious = tmp_path / "notes"
@@ -153,7 +153,7 @@ def test_missing_index_and_foreign_directory(tmp_path: Path, embedder: Embedder)
 
 
 def test_changed_folder_reuses_vectors_of_unchanged_passages(
-        own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+        own_seeds: Path, tmp_path: Path, embedder: Encoder) -> None:
     qa.build([own_seeds], tmp_path / "idx", embedder=embedder)
     (own_seeds / "melons.md").write_text("# Melons\n\nMelon exports to China doubled.",
                                          encoding="utf-8")
@@ -166,7 +166,7 @@ def test_changed_folder_reuses_vectors_of_unchanged_passages(
     assert index.search(TRADE, mode="dense") == fresh.search(TRADE, mode="dense")
 
 
-def test_add_and_remove_articles(own_seeds: Path, tmp_path: Path, embedder: Embedder) -> None:
+def test_add_and_remove_articles(own_seeds: Path, tmp_path: Path, embedder: Encoder) -> None:
     index = qa.build([own_seeds / "000_ed18d489a2ac6f1b.txt"], tmp_path / "idx", embedder=embedder)
     assert {p.article_id for p in index.passages} == {"000_ed18d489a2ac6f1b"}
     index.add([own_seeds / "001_e2c74f9a2f197b54.txt"])
@@ -184,7 +184,7 @@ def test_add_and_remove_articles(own_seeds: Path, tmp_path: Path, embedder: Embe
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
 def test_approximate_index_types_find_the_same_passage(
-        seeds_copy: Path, tmp_path: Path, embedder: Embedder, index_type: str) -> None:
+        seeds_copy: Path, tmp_path: Path, embedder: Encoder, index_type: str) -> None:
     index = qa.build([seeds_copy], tmp_path / "idx", embedder=embedder, index_type=index_type)
     assert index.manifest["faiss"]["type"] == index_type
     loaded = qa.load(tmp_path / "idx", embedder=embedder)
@@ -192,3 +192,26 @@ def test_approximate_index_types_find_the_same_passage(
     assert "34 percent" in " ".join(h.text for h in hits)
     march = loaded.search(TRADE, k=5, mode="dense", date_to="2023-03-31")
     assert march and {h.date for h in march} == {"2023-03-28"}
+
+
+def test_default_backend_is_onnx_int8_and_loads_by_itself(seed_index: qa.Index) -> None:
+    from qa.onnx_backend import OnnxEmbedder
+
+    assert seed_index.manifest["settings"]["backend"] == "onnx-int8"
+    loaded = qa.load(seed_index.path)  # no embedder given: the manifest picks it
+    assert isinstance(loaded.embedder, OnnxEmbedder) and loaded.embedder.quantize
+    assert loaded.search(TRADE, k=3) == seed_index.search(TRADE, k=3)
+
+
+def test_backend_change_re_embeds_everything(own_seeds: Path, tmp_path: Path, embedder: Encoder,
+                                             torch_embedder: Encoder) -> None:
+    old = qa.build([own_seeds], tmp_path / "idx", embedder=torch_embedder)
+    with pytest.raises(qa.errors.IndexMismatchError, match="backend 'torch'"):
+        qa.load(old.path, embedder=embedder)  # int8 queries against torch vectors: refused
+    encoded: list[int] = []
+    new = qa.build([own_seeds], tmp_path / "idx", embedder=embedder,
+                   progress=lambda done, total: encoded.append(total))
+    assert new.manifest["settings"]["backend"] == "onnx-int8"
+    assert max(encoded) == len(new.passages)  # no torch vector was carried over
+    with pytest.raises(qa.errors.IndexMismatchError, match="runs on 'onnx-int8'"):
+        qa.build([own_seeds], tmp_path / "other", embedder=embedder, backend="torch")

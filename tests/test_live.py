@@ -6,14 +6,14 @@ import shutil
 from pathlib import Path
 
 import qa
-from qa.embed import Embedder
+from qa.embed import Encoder
 from qa.live import LiveIndex
 
 from .conftest import SEEDS
 
 
 def test_rebuilt_index_is_picked_up_and_broken_one_ignored(tmp_path: Path,
-                                                          embedder: Embedder) -> None:
+                                                          embedder: Encoder) -> None:
     corpus = tmp_path / "seeds"
     shutil.copytree(SEEDS, corpus)
     index = qa.build([corpus], tmp_path / "idx", embedder=embedder)

@@ -36,11 +36,12 @@ def onnx_embedder(onnx_cache: Path) -> OnnxEmbedder:
     return OnnxEmbedder(cache_dir=onnx_cache)
 
 
-def test_same_vectors_as_pytorch(onnx_embedder: OnnxEmbedder, embedder: Embedder) -> None:
+def test_same_vectors_as_pytorch(onnx_embedder: OnnxEmbedder, torch_embedder: Embedder) -> None:
     ours = onnx_embedder.encode(SENTENCES)
-    theirs = embedder.encode(SENTENCES)
+    theirs = torch_embedder.encode(SENTENCES)
     assert ours.dtype == np.float32 and ours.shape == theirs.shape
-    assert onnx_embedder.name == embedder.name and onnx_embedder.dimension == embedder.dimension
+    assert onnx_embedder.name == torch_embedder.name
+    assert onnx_embedder.dimension == torch_embedder.dimension
     assert np.all(np.sum(ours * theirs, axis=1) > 0.999)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
@@ -89,7 +90,8 @@ def test_broken_model_dir_raises(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").glob("*.onnx")) == []
 
 
-def test_build_with_onnx_backend_and_query_with_it(tmp_path: Path, seed_index: object) -> None:
+def test_build_with_onnx_backend_and_query_with_it(tmp_path: Path, seed_index: object,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import json
     import shutil
 
@@ -98,6 +100,7 @@ def test_build_with_onnx_backend_and_query_with_it(tmp_path: Path, seed_index: o
 
     from .conftest import SEEDS
 
+    monkeypatch.delenv("QA_ONNX_CACHE")  # the default place: beside the index
     corpus = tmp_path / "seeds"
     shutil.copytree(SEEDS, corpus)
     index = qa.build([corpus], tmp_path / "idx", backend="onnx")
@@ -110,3 +113,12 @@ def test_build_with_onnx_backend_and_query_with_it(tmp_path: Path, seed_index: o
     assert "34 percent" in loaded.ask(question).text
     assert [h.passage_id for h in loaded.search(question)] == \
         [h.passage_id for h in index.search(question)]
+
+
+def test_int8_vectors_do_not_depend_on_batch_mates(embedder: object) -> None:
+    from qa.onnx_backend import OnnxEmbedder as Onnx
+
+    assert isinstance(embedder, Onnx) and embedder.quantize  # the default backend
+    alone = np.stack([embedder.encode_query(t) for t in SENTENCES])
+    np.testing.assert_array_equal(embedder.encode(SENTENCES, batch_size=64), alone)
+    np.testing.assert_array_equal(embedder.encode(SENTENCES[::-1], batch_size=2), alone[::-1])
