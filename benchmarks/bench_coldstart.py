@@ -6,8 +6,10 @@ if missing) is asked one question in fresh processes, three rounds:
     time from launch to exit;
   - the same steps in a child script that stamps the time after each phase: import
     (interpreter start, `qa.cli`, and the libraries the command imports on the way:
-    torch, sentence-transformers, faiss, bm25s), model load (`Embedder()`), index load
-    (`qa.load`), answering (`Index.ask`). Resident memory is read after each phase.
+    faiss, bm25s and the encoder's: onnxruntime + tokenizers for the default ONNX backend,
+    torch + sentence-transformers for the torch one), model load (`make_embedder` with the
+    index's backend, ONNX graph already exported), index load (`qa.load`), answering
+    (`Index.ask`). Resident memory is read after each phase.
 The index files are in the page cache (the build just wrote them), so this is a cold
 process, not a cold disk. Size: bytes of each index file, scaled to 100k passages, and
 the resident memory the loaded index adds, per 100k passages.
@@ -44,11 +46,19 @@ def stamp(name):
     t[name] = time.time()
     rss[name] = psutil.Process().memory_info().rss / 2**20
 import qa.cli, qa
-import torch, sentence_transformers, faiss, bm25s
+from pathlib import Path
+from qa import store
+from qa.builder import onnx_cache
+from qa.embed import make_embedder
+backend = store.read_manifest(Path(sys.argv[1]))["settings"].get("backend", "torch")
+import faiss, bm25s
+if backend == "torch":
+    import torch, sentence_transformers
+else:
+    import onnxruntime, tokenizers
 stamp("import")
 qa.cli.quiet_model_loading()
-from qa.embed import Embedder
-embedder = Embedder()
+embedder = make_embedder(backend=backend, cache_dir=onnx_cache(Path(sys.argv[1])))
 stamp("model load")
 index = qa.load(sys.argv[1], embedder=embedder)
 stamp("index load")
@@ -131,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     median = {p: statistics.median(r["seconds"][p] for r in phases) for p in (*PHASES, "exit")}
     rss = {p: statistics.median(r["rss_mb"][p] for r in phases) for p in PHASES}
     index_rss = rss["index load"] - rss["model load"]
-    result = {"question": QUESTION, "passages": passages, "shell_seconds": shell,
+    backend = json.loads((index / "manifest.json").read_text())["settings"].get("backend", "torch")
+    result = {"question": QUESTION, "passages": passages, "backend": backend,
+              "shell_seconds": shell,
               "shell_median": statistics.median(shell), "phase_median": median,
               "phase_runs": phases, "rss_mb": rss, "index_rss_mb": index_rss,
               "index_rss_per_100k_mb": index_rss * 100_000 / passages,

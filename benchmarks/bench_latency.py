@@ -33,12 +33,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_file, cached_encode, percentiles, rss_mb, write_result  # noqa: E402
+from common import (  # noqa: E402
+    bench_file,
+    cached_encode,
+    default_embedder,
+    percentiles,
+    rss_mb,
+    write_result,
+)
 
 from qa import retrieve  # noqa: E402
 from qa.config import MODES  # noqa: E402
 from qa.corpus import read_corpus, split_corpus  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
 from qa.index import Index, embedding_text  # noqa: E402
 from qa.schema import Passage  # noqa: E402
 
@@ -49,7 +55,7 @@ SYNTHETIC_TEXT = "(synthetic passage)"
 class Corpus:
     """The real BBC passages, their vectors and BM25 token ids, and a synthetic generator."""
 
-    def __init__(self, bbc: Path, embedder: Embedder) -> None:
+    def __init__(self, bbc: Path, embedder: Any) -> None:
         articles = read_corpus([bbc]).articles
         self.passages = split_corpus(articles)
         self.vectors = cached_encode(embedder, [embedding_text(p, True) for p in self.passages])
@@ -75,7 +81,7 @@ class Corpus:
         return out
 
 
-def make_index(corpus: Corpus, n: int, embedder: Embedder) -> Index:
+def make_index(corpus: Corpus, n: int, embedder: Any) -> Index:
     """An Index of `n` passages: real BBC ones first, synthetic ones after."""
     import bm25s
     import faiss
@@ -116,7 +122,7 @@ def timed(fns: dict[str, Callable[[str], Any]], queries: Sequence[str]) -> dict[
     return {name: percentiles(values) for name, values in times.items()}
 
 
-def measure(index: Index, queries: Sequence[str], embedder: Embedder) -> dict[str, Any]:
+def measure(index: Index, queries: Sequence[str], embedder: Any) -> dict[str, Any]:
     """Latency of every mode and of the bare parts on one index."""
     stemmer = retrieve.make_stemmer()
     vectors = {q: embedder.encode_query(q) for q in queries}
@@ -142,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_result("latency", {"skipped": "news-bbc.jsonl not found"})
         return
     t_start = time.perf_counter()
-    embedder = Embedder()
+    embedder = default_embedder()
     corpus = Corpus(bbc, embedder)
     queries = random.Random(0).sample(corpus.titles, args.queries)
     sizes = []

@@ -39,12 +39,12 @@ from common import (  # noqa: E402
     SEEDS,
     CachedEmbedder,
     bench_file,
+    default_embedder,
     memory_index,
     write_result,
 )
 
 from qa.config import BuildConfig, SearchConfig  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
 from qa.evaluate import Question, evaluate_mode, load_questions, sample_questions  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.squad import SQUAD_CHUNK, read_squad, write_squad  # noqa: E402
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="SQuAD v1.1 questions to ask with the BBC distractors")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    embedder = CachedEmbedder(Embedder())
+    embedder = CachedEmbedder(default_embedder())
     bbc = bench_file("news-bbc.jsonl")
     sets = seed_sets(embedder, bbc)
     sets.update(squad_sets(embedder, bbc, args.squad_sample, args.bbc_sample))

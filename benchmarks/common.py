@@ -36,6 +36,16 @@ QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 DOCS = ROOT / "docs"
 BBC_INDEX = CACHE / "index-bbc"
 """The on-disk index of news-bbc.jsonl written by bench_build.py (cold start, size)."""
+ONNX_CACHE = CACHE / "onnx"
+"""Exported ONNX graphs for every benchmark (the default backend runs on them)."""
+os.environ.setdefault("QA_ONNX_CACHE", str(ONNX_CACHE))
+
+
+def default_embedder() -> Any:
+    """The encoder `qa build` uses by default (ONNX Runtime int8), graph cached in ONNX_CACHE."""
+    from qa.embed import make_embedder
+
+    return make_embedder(cache_dir=ONNX_CACHE)
 
 
 def bench_file(name: str) -> Path | None:
@@ -97,14 +107,22 @@ class VectorStore:
         os.replace(tmp, name)
 
 
-class CachedEmbedder(Embedder):
-    """An Embedder that serves vectors it has seen from a VectorStore and encodes the rest."""
+def store_for(embedder: Any) -> VectorStore:
+    """The vector cache of `embedder`'s model on its backend (int8 vectors differ from fp32)."""
+    backend = getattr(embedder, "backend", "torch")
+    name = embedder.name if backend == "torch" else f"{embedder.name}@{backend}"
+    return VectorStore(name, embedder.dimension)
 
-    def __init__(self, inner: Embedder, store: VectorStore | None = None) -> None:
+
+class CachedEmbedder(Embedder):
+    """An encoder that serves vectors it has seen from a VectorStore and encodes the rest."""
+
+    def __init__(self, inner: Any, store: VectorStore | None = None) -> None:
         self.name = inner.name
         self.dimension = inner.dimension
+        self.backend = getattr(inner, "backend", "torch")
         self.inner = inner
-        self.store = store or VectorStore(inner.name, inner.dimension)
+        self.store = store or store_for(inner)
         self.encoded = 0
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
@@ -147,7 +165,10 @@ def memory_index(sources: Sequence[str | Path], embedder: Embedder,
     Pass a CachedEmbedder to have queries and answer sentences served from the cache
     too (quality runs); its latency is then not the real one.
     """
-    config = config or BuildConfig()
+    import dataclasses
+
+    config = dataclasses.replace(config or BuildConfig(),
+                                 backend=getattr(embedder, "backend", "torch"))
     corpus = read_corpus(list(sources))
     passages = split_corpus(corpus.articles, config.chunk)
     vectors = cached_encode(embedder, [embedding_text(p, config.embed_title) for p in passages])
