@@ -11,7 +11,9 @@ if missing) is asked one question in fresh processes, three rounds:
     index's backend, ONNX graph already exported), index load (`qa.load`), answering
     (`Index.ask`). Resident memory is read after each phase.
 The index files are in the page cache (the build just wrote them), so this is a cold
-process, not a cold disk. Size: bytes of each index file, scaled to 100k passages, and
+process, not a cold disk. Baseline in the same run: seeds/ indexed twice, with the default
+backend and with `--backend torch`, and `qa ask SEED_QUESTION --index ...` timed on each,
+alternately, the same number of rounds. Size: bytes of each index file, scaled to 100k passages, and
 the resident memory the loaded index adds, per 100k passages.
 
     python benchmarks/bench_coldstart.py [--rounds 3]
@@ -72,14 +74,37 @@ def env() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def shell_run(index: Path) -> float:
+def shell_run(index: Path, question: str = QUESTION) -> float:
     """Wall seconds of `qa ask` run as a command."""
     script = Path(sys.executable).parent / "qa"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "qa"]
     t0 = time.time()
-    subprocess.run([*cmd, "ask", QUESTION, "--index", str(index)], env=env(), cwd=ROOT,
+    subprocess.run([*cmd, "ask", question, "--index", str(index)], env=env(), cwd=ROOT,
                    check=True, capture_output=True, text=True)
     return time.time() - t0
+
+
+def backend_baseline(rounds: int) -> dict[str, Any]:
+    """`qa ask` wall seconds on seed indexes built with the default backend and with torch."""
+    import tempfile
+
+    import qa
+
+    question = "How much did trade between Kazakhstan and China grow in 2022?"
+    with tempfile.TemporaryDirectory() as tmp:
+        indexes = {}
+        for backend in ("default", "torch"):
+            built = qa.build([ROOT / "seeds"], Path(tmp) / backend,
+                             backend=None if backend == "default" else backend)
+            indexes[built.manifest["settings"]["backend"]] = built.path
+        seconds: dict[str, list[float]] = {name: [] for name in indexes}
+        for _ in range(rounds):
+            for name, path in indexes.items():
+                seconds[name].append(shell_run(path, question))
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+    default = next(n for n in median if n != "torch")
+    return {"seconds": seconds, "median": median, "default": default,
+            "torch_over_default": median["torch"] / median[default]}
 
 
 def phase_run(index: Path) -> dict[str, Any]:
@@ -147,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
               "shell_median": statistics.median(shell), "phase_median": median,
               "phase_runs": phases, "rss_mb": rss, "index_rss_mb": index_rss,
               "index_rss_per_100k_mb": index_rss * 100_000 / passages,
-              "size": sizes(index, passages), "seconds": time.perf_counter() - t0}
+              "size": sizes(index, passages), "baseline": backend_baseline(args.rounds),
+              "seconds": time.perf_counter() - t0}
     path = write_result("coldstart", result)
     print(f"coldstart: qa ask {result['shell_median']:.1f} s; phases "
           + ", ".join(f"{p} {s:.2f} s" for p, s in median.items()) + f" -> {path}")

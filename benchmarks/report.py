@@ -136,7 +136,10 @@ def summary(r: dict[str, Result]) -> list[str]:
     if "coldstart" in r:
         c = r["coldstart"]
         med = c["phase_median"]
-        lines.append(f"- Cold start of `qa ask`: {c['shell_median']:.1f} s, of which imports "
+        base = c.get("baseline")
+        vs = (f" ({base['torch_over_default']:.1f}× faster than with the torch backend, "
+              "same run)" if base else "")
+        lines.append(f"- Cold start of `qa ask`: {c['shell_median']:.1f} s{vs}, of which imports "
                      f"{med['import']:.1f} s and answering {med['answering']:.1f} s. Size: "
                      f"{c['size']['total_per_100k_bytes'] / 2**20:.0f} MiB on disk and "
                      f"{c['index_rss_per_100k_mb']:.0f} MiB resident per 100k passages.")

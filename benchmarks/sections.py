@@ -181,12 +181,23 @@ def latency_notes(sizes: list[Result]) -> list[str]:
                      "bare BM25 is far cheaper: `Index.search` encodes the query and runs "
                      "both rankings in every mode.")
     notes.append("- The dense index here is FAISS flat (exact) at every size. `qa build` "
-                 "picks exact search up to 100k passages and HNSW above (`--index-type`); "
+                 "picks exact search up to 100k passages, HNSW up to 2M and IVF-PQ above "
+                 "(`--index-type`); "
                  "approximate search at 100k-1M is measured in section 6.")
     return notes
 
 
 PHASES = ("import", "model load", "index load", "answering")
+
+
+def _baseline_line(b: Result | None) -> list[str]:
+    if not b:
+        return []
+    d, t = b["median"][b["default"]], b["median"]["torch"]
+    return [f"- Same run, `qa ask` on an index of seeds/ built with the default backend "
+            f"(`{b['default']}`): **{d:.1f} s**; built with `--backend torch`: {t:.1f} s. "
+            f"**The default starts {b['torch_over_default']:.1f}× faster**: it imports "
+            "onnxruntime instead of torch and sentence-transformers."]
 
 
 def coldstart_section(r: Result) -> list[str]:
@@ -217,7 +228,8 @@ def coldstart_section(r: Result) -> list[str]:
         "or torch + sentence-transformers for `torch`). Medians. The index files are in the "
         "page cache: a cold process, not a cold disk.", "",
         f"- `qa ask` wall time: **{r['shell_median']:.1f} s** (runs: "
-        + ", ".join(f"{s:.1f}" for s in r["shell_seconds"]) + ").", "",
+        + ", ".join(f"{s:.1f}" for s in r["shell_seconds"]) + ").",
+        *_baseline_line(r.get("baseline")), "",
         *table(["phase", "seconds", "share"], rows), "",
         plot("bench-coldstart", draw, (7, 3)), "", stamp(r), ""]
 

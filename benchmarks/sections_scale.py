@@ -108,8 +108,8 @@ def scale_section(r: Result, build: Result | None, latency: Result | None) -> li
         notes.append(f"- At 1M passages HNSW: p95 {ms(s['p95_ms'])} ms, recall@10 "
                      f"{s['recall@10']:.3f}, but {s['disk_mb']:,.0f} MB on disk and in memory "
                      f"and {s['build_s'] / 60:.1f} min to build on 2 cores. `--index-type "
-                     "auto` picks flat up to 100k passages and HNSW above; pass `ivfpq` when "
-                     "memory is the limit.")
+                     "auto` picks flat up to 100k passages, HNSW up to 2M and IVF-PQ above; "
+                     "pass `ivfpq` when memory is the limit.")
     if latency:
         top = latency["sizes"][-1]
         notes.append(f"- BM25 at {top['passages']:,} passages (section 2): bare "

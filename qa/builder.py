@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dense as dense_types
 from . import retrieve, store
-from .config import DEFAULT_BACKEND, DEFAULT_MODEL, BuildConfig, ChunkConfig
+from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
 from .corpus import SourceFile, read_corpus, split_corpus
 from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
@@ -78,9 +78,9 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
     """
     path = Path(index_dir)
     given = getattr(embedder, "backend", None)
-    config = BuildConfig(model=model or (embedder.name if embedder else DEFAULT_MODEL),
-                         chunk=chunk or ChunkConfig(), index_type=index_type,
-                         backend=backend or given or DEFAULT_BACKEND)
+    name = model or (embedder.name if embedder else DEFAULT_MODEL)
+    config = BuildConfig(model=name, chunk=chunk or ChunkConfig(), index_type=index_type,
+                         backend=backend or given or default_backend(name))
     dense_types.resolve(index_type, 0)
     if embedder is not None and embedder.name != config.model:
         raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")

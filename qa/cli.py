@@ -98,11 +98,13 @@ def build(
     max_words: Annotated[int, typer.Option(help="Longest passage, in words.")] = 120,
     overlap: Annotated[int, typer.Option(help="Sentences of overlap when splitting.")] = 0,
     index_type: Annotated[IndexTypeChoice, typer.Option(
-        help="FAISS index: auto (exact up to 100k passages, else HNSW), flat, hnsw, ivfpq."
+        help="FAISS index: auto (exact up to 100k passages, HNSW up to 2M, IVF-PQ above), "
+             "flat, hnsw, ivfpq."
     )] = IndexTypeChoice.auto,
     backend: Annotated[BackendChoice | None, typer.Option(
-        help="Encoder: onnx-int8 (the default: 2.3x torch on CPU, same recall), onnx or torch "
-             "(--ray: torch). See docs/benchmarks.md.",
+        help="Encoder: onnx-int8 (default for the bundled model: 3.2x torch on CPU, same "
+             "recall), onnx or torch (default for other models and --ray). See "
+             "docs/benchmarks.md.",
         envvar="QA_BACKEND", show_default=False)] = None,
     ray: Annotated[bool, typer.Option(
         "--ray", help="Embed with Ray Data (pip install 'qa[ray]'); a local Ray unless "
@@ -117,7 +119,7 @@ def build(
 
     from . import store
     from .builder import build as build_index
-    from .config import DEFAULT_BACKEND, DEFAULT_MODEL, BuildConfig, ChunkConfig
+    from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
     from .corpus import read_corpus
 
     if skip_bad:
@@ -127,7 +129,7 @@ def build(
     if chunk is None:
         raise fail("--max-words must be >= 1 and --overlap >= 0", 2)
     ray = ray or ray_address is not None
-    encoder = backend.value if backend else ("torch" if ray else DEFAULT_BACKEND)
+    encoder = backend.value if backend else ("torch" if ray else default_backend(model))
     if ray and encoder != "torch":
         raise fail(f"--ray embeds with sentence-transformers: use --backend torch, not {encoder}", 2)
     settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk, index_type=index_type.value,

@@ -13,9 +13,17 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 passed to sentence-transformers as is."""
 
 DEFAULT_BACKEND = "onnx-int8"
-"""The encoder `qa build` uses unless told otherwise: ONNX Runtime with int8 weights,
-chosen by measurement (2.3x the PyTorch throughput on 2 cores, recall@5 within 0.3 points
-on SQuAD and equal on the seed questions; docs/benchmarks.md, section 5)."""
+"""The encoder `qa build` uses for the bundled model unless told otherwise: ONNX Runtime
+with int8 weights, chosen by measurement (3.2x the PyTorch throughput on 2 cores, recall@5
+within 0.7 points on SQuAD and equal on the seed questions with BBC distractors;
+docs/benchmarks.md, section 5)."""
+
+
+def default_backend(model: str | None) -> str:
+    """The backend for `model` when none is asked for: int8 ONNX for the bundled model,
+    whose int8 quality was measured; PyTorch for any other (it may not export, and its
+    int8 quality is unknown)."""
+    return DEFAULT_BACKEND if model in (None, DEFAULT_MODEL) else "torch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,7 @@ class BuildConfig:
         chunk: passage splitting.
         embed_title: prepend the article title and date to each passage before
             embedding it (the stored passage text is unchanged).
-        index_type: FAISS index: "auto" (exact up to 100k passages, HNSW above),
+        index_type: FAISS index: "auto" (exact up to 100k passages, HNSW up to 2M, IVF-PQ above),
             "flat", "hnsw" or "ivfpq" (compressed, for memory-bound corpora).
         backend: the encoder: "onnx-int8" (default: ONNX Runtime, int8 weights), "onnx"
             (ONNX Runtime, float32) or "torch" (sentence-transformers on PyTorch).

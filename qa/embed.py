@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .config import DEFAULT_BACKEND, DEFAULT_MODEL
+from .config import DEFAULT_MODEL, default_backend
 from .errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -96,13 +96,15 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 
 
-def make_embedder(model: str | None = None, *, backend: str = DEFAULT_BACKEND,
+def make_embedder(model: str | None = None, *, backend: str | None = None,
                   cache_dir: Path | None = None) -> Encoder:
     """An encoder for `model` on `backend`: PyTorch, or ONNX Runtime (fp32 or int8).
 
-    The ONNX graph is exported from the local model once and kept in `cache_dir`
+    `backend` None picks `qa.config.default_backend(model)`. The ONNX graph is exported
+    from the local model once and kept in `cache_dir`
     (default: $QA_ONNX_CACHE, else .qa-onnx/ in the working directory).
     """
+    backend = backend or default_backend(model)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "torch":

@@ -49,16 +49,17 @@ def _is_abbreviation(text: str, period_at: int, floor: int) -> bool:
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Spans of the sentences of `text[start:end]`, whitespace trimmed."""
-    end = len(text) if end is None else end
+    """Spans of the sentences of `text[start:end]`, whitespace trimmed; a blank line always
+    ends a sentence (a markdown heading is not the start of its paragraph's first one)."""
     spans: list[Span] = []
-    cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        if _is_abbreviation(text, match.start(), cursor):
-            continue
-        spans.append(_trim(text, cursor, match.end()))
-        cursor = match.end()
-    spans.append(_trim(text, cursor, end))
+    for p_start, p_end in paragraphs(text, start, end):
+        cursor = p_start
+        for match in _SENTENCE_END.finditer(text, p_start, p_end):
+            if _is_abbreviation(text, match.start(), cursor):
+                continue
+            spans.append(_trim(text, cursor, match.end()))
+            cursor = match.end()
+        spans.append(_trim(text, cursor, p_end))
     return [(s, e) for s, e in spans if e > s]
 
 

