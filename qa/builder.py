@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import dense as dense_types
 from . import retrieve, store
 from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
-from .corpus import SourceFile, read_corpus, split_corpus
+from .corpus import SPLIT_VERSION, SourceFile, read_corpus, split_article, split_corpus
 from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
-from .schema import Passage
+from .schema import Article, Passage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,7 +54,8 @@ def _refuse_foreign_dir(path: Path) -> None:
 def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
-          progress: Progress | None = None) -> Index:
+          progress: Progress | None = None,
+          vector_cache: Mapping[str, np.ndarray] | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
     An existing index built from the same sources and settings is loaded instead of
@@ -75,6 +76,9 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         embedder: an already loaded model (or any object with `name`, `dimension` and
             `encode`) to use; its name must match `model`.
         progress: called as progress(done, total) while passages are encoded.
+        vector_cache: vectors already computed with this model and backend, keyed by the
+            exact text embedded (`embedding_text`); used instead of reading the vectors
+            of the index being replaced (`Index.add` passes the ones it holds).
     """
     path = Path(index_dir)
     given = getattr(embedder, "backend", None)
@@ -93,13 +97,68 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         return load(path, embedder=embedder)
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
-    passages = split_corpus(corpus.articles, config.chunk)
+    passages = _split(corpus.articles, config.chunk,
+                      {} if force else _unchanged_passages(path, config, corpus.files))
     embedder = embedder or make_embedder(config.model, backend=config.backend,
                                          cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
-    known = {} if force else _known_vectors(path, config)
+    known = {} if force else vector_cache if vector_cache is not None else \
+        _known_vectors(path, config)
     vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
     return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors)
+
+
+def _file_source(source: str, files: set[str] | dict[str, Any]) -> str | None:
+    """The source file of an article or passage source (a JSONL record's is "FILE:LINE")."""
+    if source in files:
+        return source
+    head, sep, line = source.rpartition(":")
+    return head if sep and line.isdigit() and head in files else None
+
+
+def _unchanged_passages(path: Path, config: BuildConfig,
+                        files: Sequence[SourceFile]) -> dict[str, list[Passage]]:
+    """Passages of the index in `path` by source file, for the files unchanged since it was
+    built with the same splitting: splitting them again would give these passages."""
+    try:
+        manifest = store.read_manifest(path)
+        if manifest["settings"].get("chunk") != config.fingerprint()["chunk"] or \
+                manifest["settings"].get("split_version") != SPLIT_VERSION:
+            return {}
+        old = {(r["source"], r["path"], r["sha256"]) for r in manifest["sources"]}
+        same = {f.source for f in files if (f.source, f.path, f.sha256) in old}
+        found: dict[str, list[Passage]] = {}
+        if same:
+            for p in store.read_passages(path / store.PASSAGES):
+                file = _file_source(p.source, same)
+                if file is not None:
+                    found.setdefault(file, []).append(p)
+        return found
+    except (QAError, OSError, KeyError, ValueError, TypeError):
+        return {}
+
+
+def _split(articles: Sequence[Article], chunk: ChunkConfig,
+           unchanged: dict[str, list[Passage]]) -> list[Passage]:
+    """`split_corpus(articles)`, taking the passages of unchanged files as they were,
+    unless their article ids moved (ids of duplicates depend on the order files are read)."""
+    if not unchanged:
+        return split_corpus(articles, chunk)
+    files = [_file_source(a.source, unchanged) for a in articles]
+    ids: dict[str | None, list[str]] = {}
+    for a, file in zip(articles, files, strict=True):
+        ids.setdefault(file, []).append(a.id)
+    same = {file for file, old in unchanged.items()
+            if list(dict.fromkeys(p.article_id for p in old)) == ids.get(file)}
+    out: list[Passage] = []
+    done: set[str] = set()
+    for a, file in zip(articles, files, strict=True):
+        if file not in same:
+            out.extend(split_article(a, chunk))
+        elif file not in done:
+            out.extend(unchanged[file])
+            done.add(file)
+    return out
 
 
 def _known_vectors(path: Path, config: BuildConfig) -> dict[str, np.ndarray]:

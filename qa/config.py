@@ -70,8 +70,11 @@ class BuildConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that make two builds differ (batch size does not)."""
+        from .corpus import SPLIT_VERSION
+
         return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title,
-                "index_type": self.index_type, "backend": self.backend}
+                "index_type": self.index_type, "backend": self.backend,
+                "split_version": SPLIT_VERSION}
 
 
 Fusion = Literal["convex", "rrf"]

@@ -23,6 +23,8 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 JSONL_SUFFIXES = (".jsonl",)
 SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 
+SPLIT_VERSION = 1
+"""Bumped whenever splitting changes, so an update never re-uses passages split the old way."""
 _DATELINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", re.IGNORECASE)
 _PLACE_PREFIX = re.compile(r"^[A-Z][A-Z .,'-]{1,40}\s+[–—-]\s+")
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")

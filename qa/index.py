@@ -183,7 +183,8 @@ class Index:
         """
 
         return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
-                                   embedder=self.embedder, **self._settings()))
+                                   embedder=self.embedder, vector_cache=self._vectors_by_text(),
+                                   **self._settings()))
 
     def remove(self, sources: Sequence[str]) -> Index:
         """Drop the articles of these source files (path as given, file name or stem)."""
@@ -198,7 +199,17 @@ class Index:
         if not keep:
             raise EmptyCorpusError("removing these sources would leave the index empty")
         return self._replace(build(keep, self.path, self.model, embedder=self.embedder,
-                                   **self._settings()))
+                                   vector_cache=self._vectors_by_text(), **self._settings()))
+
+    def _vectors_by_text(self) -> dict[str, Any]:
+        """The vectors this index holds, by the text they embed, for an update to re-use."""
+        from . import dense
+
+        vectors = self._exact if self._exact is not None else dense.vectors_of(self._dense)
+        if vectors is None or len(vectors) != len(self.passages):
+            return {}
+        title = self.manifest["settings"].get("embed_title", True)
+        return {embedding_text(p, title): vectors[i] for i, p in enumerate(self.passages)}
 
     def _source_paths(self) -> list[str]:
         """The recorded sources, as given where that still names the same file."""

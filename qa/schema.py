@@ -32,7 +32,8 @@ class Passage:
     text: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # A flat record: a comprehension is ~10x faster than dataclasses.asdict here.
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,3 +249,29 @@ def test_update_example_adds_then_removes(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "added melons.txt" in out and "doubled in the first half of 2024" in out
     assert out.strip().endswith("abstains")
+
+
+def test_update_splits_only_new_files_and_matches_a_fresh_build(
+        tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.builder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "b.jsonl").write_text('{"id": "x", "text": "Bananas grow in Ecuador."}\n'
+                                    '{"id": "y", "text": "Kiwis grow in New Zealand."}\n',
+                                    encoding="utf-8")
+    qa.build([corpus], tmp_path / "idx", embedder=embedder)
+    split: list[str] = []
+    real = qa.builder.split_article
+    monkeypatch.setattr(qa.builder, "split_article",
+                        lambda article, chunk=None: split.append(article.id) or real(article, chunk))
+    (corpus / "c.txt").write_text("Cherries grow in Turkey.\n", encoding="utf-8")
+    index = qa.build([corpus], tmp_path / "idx", embedder=embedder)
+    assert split == ["c"]  # b.jsonl is unchanged: its passages are taken as they were
+    # a.jsonl is read first and takes the id "x", so b.jsonl's article ids move: re-split.
+    (corpus / "a.jsonl").write_text('{"id": "x", "text": "Apples grow in Almaty."}\n',
+                                    encoding="utf-8")
+    index = qa.build([corpus], tmp_path / "idx", embedder=embedder)
+    fresh = qa.build([corpus], tmp_path / "fresh", embedder=embedder)
+    assert index.passages == fresh.passages
+    assert len({p.article_id for p in index.passages}) == 4
