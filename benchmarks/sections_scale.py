@@ -57,7 +57,7 @@ def encoder_section(r: Result) -> list[str]:
             extra = f"  SQuAD R@5 {squad[n]['hybrid']['R@5']:.3f}" if squad and n in squad else ""
             ax.text(v, y, f" {v:.0f}/s{extra}", va="center", fontsize=8)
         ax.set_xlabel("passages per second, 2 cores (higher is better)")
-        ax.set_title("Encoder backends: throughput, with hybrid recall@5 on SQuAD")
+        ax.set_title("Encoder backends: throughput and SQuAD hybrid R@5", fontsize=10)
         ax.set_xlim(0, max(values) * 1.6)
         ax.invert_yaxis()
 

@@ -144,6 +144,11 @@ def build(
         typer.echo(f"{index}/ is up to date ({len(corpus.articles)} articles); use --force to rebuild")
         return
     typer.echo(f"building {index}/: {reason}", err=True)
+    from .builder import onnx_cache
+
+    graphs = onnx_cache(Path(index))
+    if encoder != "torch" and not any(graphs.glob("*.onnx")):
+        typer.echo(f"exporting the model to ONNX in {graphs}/ (first build only)", err=True)
     bar = tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
