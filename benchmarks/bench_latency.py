@@ -2,7 +2,8 @@
 
 Method: the BBC passages (about 10.5k, embeddings from the cache) give the 1k and 10k
 indexes as prefixes. Beyond that, each index holds all BBC passages plus synthetic ones:
-random unit vectors (float32, 384-d, seed 0) in the FAISS flat index, and for BM25
+unit vectors near randomly chosen real ones (Gaussian noise 0.05 per dimension, seed 0)
+in the FAISS flat index, and for BM25
 documents of stemmed BBC terms drawn by their corpus frequency, with lengths drawn from
 the BBC passage lengths, indexed by bm25s like real text. So FAISS and BM25 do the real
 amount of work at every size. The queries are 50 BBC article titles (seed 0), encoded
@@ -13,7 +14,8 @@ encoding the query, a bare FAISS search (top 5, query vector given), and bare BM
 (tokenize, score every passage, top 5). The floor is encode + bare FAISS. All of these
 are timed query by query in turn, so that load from other work on the machine falls on
 all of them alike. Resident memory is read before and after building each size's
-structures.
+structures. Finally the largest size again with the FAISS index `--index-type auto`
+picks there (HNSW at 1M), as `qa build` would make it.
 
     python benchmarks/bench_latency.py [--queries 50] [--max-size 1000000]
 """
@@ -42,6 +44,7 @@ from common import (  # noqa: E402
     write_result,
 )
 
+from qa import dense as dense_types  # noqa: E402
 from qa import retrieve  # noqa: E402
 from qa.config import MODES  # noqa: E402
 from qa.corpus import read_corpus, split_corpus  # noqa: E402
@@ -74,26 +77,28 @@ class Corpus:
         return [d.tolist() for d in np.split(flat, np.cumsum(lengths)[:-1])]
 
     def synthetic_vectors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Unit vectors near random real ones: the clustered shape of text, for ANN indexes."""
         out = np.empty((n, self.vectors.shape[1]), dtype=np.float32)
         for i in range(0, n, 100_000):
-            block = rng.standard_normal((min(100_000, n - i), out.shape[1]), dtype=np.float32)
-            out[i : i + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+            rows = self.vectors[rng.integers(0, len(self.vectors), min(100_000, n - i))]
+            rows = rows + rng.normal(0, 0.05, rows.shape).astype(np.float32)
+            out[i : i + len(rows)] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
         return out
 
 
-def make_index(corpus: Corpus, n: int, embedder: Any) -> Index:
+def make_index(corpus: Corpus, n: int, embedder: Any, kind: str = "flat") -> Index:
     """An Index of `n` passages: real BBC ones first, synthetic ones after."""
     import bm25s
-    import faiss
 
     real = min(n, len(corpus.passages))
     rng = np.random.default_rng(0)
-    dense = faiss.IndexFlatIP(corpus.vectors.shape[1])
-    dense.add(corpus.vectors[:real])
+    vectors = corpus.vectors[:real]
     ids = corpus.ids[:real]
     if n > real:
-        dense.add(corpus.synthetic_vectors(n - real, rng))
+        vectors = np.concatenate([vectors, corpus.synthetic_vectors(n - real, rng)])
         ids = ids + corpus.synthetic_ids(n - real, rng)
+    dense = dense_types.make(np.ascontiguousarray(vectors, dtype=np.float32), kind)
+    del vectors
     bm25 = bm25s.BM25()
     bm25.index((ids, dict(corpus.vocab)), show_progress=False)
     del ids
@@ -163,7 +168,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"latency: {n:>9,} passages: hybrid p50 {row['hybrid']['p50']:.1f} ms, floor "
               f"{row['floor']['p50']:.1f} ms, +{row['rss_mb']:.0f} MiB", flush=True)
         del index
-    path = write_result("latency", {"sizes": sizes, "queries": len(queries), "k": 5,
+    ann = None
+    n = sizes[-1]["passages"]
+    kind = dense_types.resolve("auto", n)
+    if kind != "flat":
+        gc.collect()
+        t0 = time.perf_counter()
+        index = make_index(corpus, n, embedder, kind)
+        ann = {"passages": n, "index": kind, "build_seconds": time.perf_counter() - t0}
+        ann.update(measure(index, queries, embedder))
+        print(f"latency: {n:>9,} passages, {kind}: hybrid p50 {ann['hybrid']['p50']:.1f} ms, "
+              f"p95 {ann['hybrid']['p95']:.1f} ms", flush=True)
+        del index
+    path = write_result("latency", {"sizes": sizes, "ann": ann, "queries": len(queries), "k": 5,
                                     "seconds": time.perf_counter() - t_start})
     print(f"latency: -> {path}")
 

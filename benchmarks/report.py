@@ -131,8 +131,11 @@ def summary(r: dict[str, Result]) -> list[str]:
         big = sizes[-1]
         lines.append("- Query latency, hybrid p50: " + ", ".join(
             f"{ms(x['hybrid']['p50'])} ms at {x['passages']:,}" for x in sizes)
-            + f" passages; {big['hybrid']['p50'] / big['floor']['p50']:.2f}× the floor "
-            "(encode + bare FAISS) at the largest size.")
+            + f" passages (exact FAISS); {big['hybrid']['p50'] / big['floor']['p50']:.2f}× the "
+            "floor (encode + bare FAISS) at the largest size." + (
+                f" With {ann['index'].upper()}, as `qa build` picks at {ann['passages']:,}: "
+                f"{ms(ann['hybrid']['p50'])} ms p50, {ms(ann['hybrid']['p95'])} ms p95."
+                if (ann := r["latency"].get("ann")) else ""))
     if "coldstart" in r:
         c = r["coldstart"]
         med = c["phase_median"]
