@@ -102,9 +102,8 @@ def build(
              "flat, hnsw, ivfpq."
     )] = IndexTypeChoice.auto,
     backend: Annotated[BackendChoice | None, typer.Option(
-        help="Encoder: onnx-int8 (default for the bundled model: 3.2x torch on CPU, same "
-             "recall), onnx or torch (default for other models and --ray). See "
-             "docs/benchmarks.md.",
+        help="Encoder: onnx-int8 (default for the bundled model: about 3x torch on CPU, same "
+             "recall), onnx or torch (default for other models). See docs/benchmarks.md.",
         envvar="QA_BACKEND", show_default=False)] = None,
     ray: Annotated[bool, typer.Option(
         "--ray", help="Embed with Ray Data (pip install 'qa[ray]'); a local Ray unless "
@@ -129,9 +128,7 @@ def build(
     if chunk is None:
         raise fail("--max-words must be >= 1 and --overlap >= 0", 2)
     ray = ray or ray_address is not None
-    encoder = backend.value if backend else ("torch" if ray else default_backend(model))
-    if ray and encoder != "torch":
-        raise fail(f"--ray embeds with sentence-transformers: use --backend torch, not {encoder}", 2)
+    encoder = backend.value if backend else default_backend(model)
     settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk, index_type=index_type.value,
                            backend=encoder).fingerprint()
     corpus = run(lambda: read_corpus(paths, skip_bad=skip_bad))
@@ -160,7 +157,8 @@ def build(
     if ray:
         from .distributed import RayEncoder
 
-        embedder = RayEncoder(model, address=ray_address or "local")
+        embedder = RayEncoder(model, address=ray_address or "local", backend=encoder,
+                              cache_dir=onnx_cache(Path(index)))
     built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
                                     index_type=index_type.value, backend=encoder,
                                     skip_bad=skip_bad, progress=progress, embedder=embedder))

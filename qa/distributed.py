@@ -1,8 +1,9 @@
 """Embedding passages on a Ray cluster: an actor pool of model replicas behind Ray Data.
 
-`RayEncoder` has the interface of `qa.embed.Embedder` (`name`, `dimension`, `encode`,
-`encode_query`), so `qa.build(..., embedder=RayEncoder(address=...))` embeds on the
-cluster and writes the usual index. Needs the optional extra: pip install 'qa[ray]'.
+`RayEncoder` has the interface of `qa.embed.Embedder` (`name`, `dimension`, `backend`,
+`encode`, `encode_query`), so `qa.build(..., embedder=RayEncoder(address=...))` embeds on
+the cluster and writes the usual index. Each replica runs the chosen backend (PyTorch or
+ONNX Runtime) on one CPU. Needs the optional extra: pip install 'qa[ray]'.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL
-from .embed import Embedder, Progress
+from .embed import Encoder, Progress, make_embedder
 from .errors import ModelLoadError, QAError, RayError
 
 if TYPE_CHECKING:
@@ -31,15 +32,29 @@ WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PA
 class _Encode:
     """Ray Data callable class: one model replica per actor, loaded once."""
 
-    def __init__(self, model: str | None, batch_size: int) -> None:
+    def __init__(self, model: str | None, batch_size: int, backend: str,
+                 cache_dir: str | None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self._embedder = Embedder(model)
+        self._embedder = _load(model, backend, cache_dir, threads=1)
         self._batch_size = batch_size
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         texts = [str(t) for t in batch["text"]]
         vectors = self._embedder.encode(texts, batch_size=self._batch_size)
         return {"i": batch["i"], "vector": vectors}
+
+
+def _load(model: str | None, backend: str, cache_dir: str | None,
+          threads: int | None = None) -> Encoder:
+    """The encoder for `backend`; ONNX graphs come from (or are exported to) `cache_dir`."""
+    from pathlib import Path
+
+    if backend == "torch":
+        return make_embedder(model, backend="torch")
+    from .onnx_backend import OnnxEmbedder
+
+    return OnnxEmbedder(model, cache_dir=Path(cache_dir or ".qa-onnx"),
+                        quantize=backend == "onnx-int8", threads=threads)
 
 
 def _import_ray() -> Any:
@@ -105,19 +120,26 @@ class RayEncoder:
             starts a private local Ray with `replicas` CPUs. Ignored when this process
             already called `ray.init`.
         replicas: model replicas (actors, 1 CPU each); default: every CPU Ray has.
+        backend: "torch", "onnx" or "onnx-int8", as for `qa.build`.
+        cache_dir: where the ONNX graph is kept; on a cluster, a folder every worker can
+            read (a replica that finds no graph there exports one, which needs torch).
     """
 
     def __init__(self, model: str | None = None, *, address: str | None = None,
-                 replicas: int | None = None) -> None:
+                 replicas: int | None = None, backend: str = "torch",
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         if replicas is not None and replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas!r}")
+        if backend not in ("torch", "onnx", "onnx-int8"):
+            raise ValueError(f"backend must be torch, onnx or onnx-int8, got {backend!r}")
         self.name = model or DEFAULT_MODEL
-        self.backend = "torch"  # each replica runs sentence-transformers on PyTorch
+        self.backend = backend
+        self._cache_dir = None if cache_dir is None else os.fspath(os.path.abspath(cache_dir))
         self._model = model
         self._address = address
         self._replicas = replicas
         self._dimension: int | None = None
-        self._local: Embedder | None = None
+        self._local: Encoder | None = None
 
     @property
     def dimension(self) -> int:
@@ -126,9 +148,9 @@ class RayEncoder:
             self._dimension = self._local_embedder().dimension
         return self._dimension
 
-    def _local_embedder(self) -> Embedder:
+    def _local_embedder(self) -> Encoder:
         if self._local is None:
-            self._local = Embedder(self._model)
+            self._local = _load(self._model, self.backend, self._cache_dir)
         return self._local
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
@@ -141,6 +163,8 @@ class RayEncoder:
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         ray = _import_ray()
+        if self.backend != "torch":
+            self._local_embedder()  # export the ONNX graph once, before replicas look for it
         _connect(ray, self._address, self._replicas)
         replicas = self._replicas or max(1, int(ray.cluster_resources().get("CPU", 1)))
         replicas = min(replicas, len(texts))
@@ -166,7 +190,9 @@ class RayEncoder:
         try:
             with _quiet_progress(ray):
                 ds = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-                    _Encode, fn_constructor_kwargs={"model": self._model, "batch_size": batch_size},
+                    _Encode, fn_constructor_kwargs={"model": self._model, "batch_size": batch_size,
+                                                    "backend": self.backend,
+                                                    "cache_dir": self._cache_dir},
                     batch_size=rows, batch_format="numpy", num_cpus=1,
                     compute=ray.data.ActorPoolStrategy(size=replicas),
                     runtime_env={"env_vars": WORKER_ENV})

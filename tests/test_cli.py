@@ -137,10 +137,3 @@ def test_add_remove_and_index_type_through_the_cli(tmp_path: Path) -> None:
     assert removed.exit_code == 0 and "1 articles" in removed.output
     missing = runner.invoke(app, ["remove", "nope.txt", "--index", index])
     assert missing.exit_code == 1 and "is a source of this index" in missing.stderr
-
-
-def test_ray_needs_the_torch_backend(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["build", str(SEEDS), "--index", str(tmp_path / "idx"), "--ray",
-                                 "--backend", "onnx-int8"])
-    assert result.exit_code == 2 and "use --backend torch" in result.output
-    assert not (tmp_path / "idx").exists()

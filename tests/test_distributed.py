@@ -15,7 +15,7 @@ import pytest
 
 import qa
 from qa import store
-from qa.embed import Embedder
+from qa.embed import Embedder, Encoder
 
 from .conftest import SEEDS
 
@@ -90,6 +90,18 @@ def test_ray_build_matches_local_build(local_ray: None, torch_embedder: Embedder
             got, want = remote.search(question, mode=mode), local.search(question, mode=mode)
             assert [h.passage_id for h in got] == [h.passage_id for h in want]
             assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
+
+
+def test_ray_int8_build_matches_local_int8_build(local_ray: None, embedder: Encoder,
+                                                 shared_onnx_cache: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "seeds"
+    shutil.copytree(SEEDS, corpus)
+    local = qa.build([corpus], tmp_path / "local", embedder=embedder)  # the default backend
+    remote = qa.build([corpus], tmp_path / "ray", embedder=RayEncoder(
+        replicas=2, backend="onnx-int8", cache_dir=shared_onnx_cache))
+    assert remote.manifest["settings"]["backend"] == local.manifest["settings"]["backend"]
+    assert remote.passages == local.passages
+    np.testing.assert_allclose(vectors(remote.path), vectors(local.path), atol=1e-5, rtol=0)
 
 
 def test_model_missing_on_workers_is_a_model_load_error(local_ray: None,
