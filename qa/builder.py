@@ -97,13 +97,18 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         return load(path, embedder=embedder)
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
+    previous = None if force else _previous(path)
     passages = _split(corpus.articles, config.chunk,
-                      {} if force else _unchanged_passages(path, config, corpus.files))
+                      _unchanged_passages(previous, config, corpus.files))
     embedder = embedder or make_embedder(config.model, backend=config.backend,
                                          cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
-    known = {} if force else vector_cache if vector_cache is not None else \
-        _known_vectors(path, config)
+    if force:
+        known: Mapping[str, np.ndarray] = {}
+    elif vector_cache is not None:
+        known = vector_cache
+    else:
+        known = _known_vectors(path, previous, config)
     vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
     return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors)
 
@@ -116,26 +121,40 @@ def _file_source(source: str, files: set[str] | dict[str, Any]) -> str | None:
     return head if sep and line.isdigit() and head in files else None
 
 
-def _unchanged_passages(path: Path, config: BuildConfig,
-                        files: Sequence[SourceFile]) -> dict[str, list[Passage]]:
-    """Passages of the index in `path` by source file, for the files unchanged since it was
-    built with the same splitting: splitting them again would give these passages."""
+Previous = tuple[dict[str, Any], list[Passage]]
+"""The manifest and passages of the index a build replaces."""
+
+
+def _previous(path: Path) -> Previous | None:
+    """The manifest and passages of the index in `path`, read once; None if there is none
+    or it cannot be read (then nothing is re-used)."""
     try:
-        manifest = store.read_manifest(path)
+        return store.read_manifest(path), store.read_passages(path / store.PASSAGES)
+    except (QAError, OSError):
+        return None
+
+
+def _unchanged_passages(previous: Previous | None, config: BuildConfig,
+                        files: Sequence[SourceFile]) -> dict[str, list[Passage]]:
+    """Passages of the previous index by source file, for the files unchanged since it was
+    built with the same splitting: splitting them again would give these passages."""
+    if previous is None:
+        return {}
+    manifest, passages = previous
+    try:
         if manifest["settings"].get("chunk") != config.fingerprint()["chunk"] or \
                 manifest["settings"].get("split_version") != SPLIT_VERSION:
             return {}
         old = {(r["source"], r["path"], r["sha256"]) for r in manifest["sources"]}
-        same = {f.source for f in files if (f.source, f.path, f.sha256) in old}
-        found: dict[str, list[Passage]] = {}
-        if same:
-            for p in store.read_passages(path / store.PASSAGES):
-                file = _file_source(p.source, same)
-                if file is not None:
-                    found.setdefault(file, []).append(p)
-        return found
-    except (QAError, OSError, KeyError, ValueError, TypeError):
+    except (KeyError, TypeError):
         return {}
+    same = {f.source for f in files if (f.source, f.path, f.sha256) in old}
+    found: dict[str, list[Passage]] = {}
+    for p in passages if same else ():
+        file = _file_source(p.source, same)
+        if file is not None:
+            found.setdefault(file, []).append(p)
+    return found
 
 
 def _split(articles: Sequence[Article], chunk: ChunkConfig,
@@ -161,29 +180,38 @@ def _split(articles: Sequence[Article], chunk: ChunkConfig,
     return out
 
 
-def _known_vectors(path: Path, config: BuildConfig) -> dict[str, np.ndarray]:
-    """Vectors of the existing index by embedded text, when built the same way; else {}."""
+def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
+                    embed_title: bool) -> dict[str, np.ndarray]:
+    """`vectors` (row i for passage i) keyed by the text embedded, for a rebuild to re-use;
+    {} when there are none or they do not match the passages."""
+    if vectors is None or len(vectors) != len(passages):
+        return {}
+    return {embedding_text(p, embed_title): vectors[i] for i, p in enumerate(passages)}
+
+
+def _known_vectors(path: Path, previous: Previous | None,
+                   config: BuildConfig) -> dict[str, np.ndarray]:
+    """Vectors of the previous index by embedded text, when built the same way; else {}."""
     import faiss
     import numpy as np
 
+    if previous is None:
+        return {}
+    manifest, passages = previous
     try:
-        manifest = store.read_manifest(path)
         old = manifest["settings"]
         same = (config.model, config.embed_title, config.backend)
         if (old["model"], old["embed_title"], old.get("backend", "torch")) != same:
             return {}
-        passages = store.read_passages(path / store.PASSAGES)
         vectors = dense_types.vectors_of(faiss.read_index(str(path / store.FAISS_FILE)))
         if vectors is None and (path / VECTORS_FILE).exists():
             vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
-    except (QAError, RuntimeError, OSError, KeyError, ValueError):
+    except (RuntimeError, OSError, KeyError, ValueError):
         return {}
-    if vectors is None or len(vectors) != len(passages):
-        return {}
-    return {embedding_text(p, config.embed_title): vectors[i] for i, p in enumerate(passages)}
+    return vectors_by_text(passages, vectors, config.embed_title)
 
 
-def _encode_new(embedder: Any, texts: list[str], known: dict[str, np.ndarray], batch_size: int,
+def _encode_new(embedder: Any, texts: list[str], known: Mapping[str, np.ndarray], batch_size: int,
                 progress: Progress | None) -> np.ndarray:
     """Vectors for `texts`, encoding only those not in `known`."""
     import numpy as np

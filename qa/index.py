@@ -206,10 +206,8 @@ class Index:
         from . import dense
 
         vectors = self._exact if self._exact is not None else dense.vectors_of(self._dense)
-        if vectors is None or len(vectors) != len(self.passages):
-            return {}
-        title = self.manifest["settings"].get("embed_title", True)
-        return {embedding_text(p, title): vectors[i] for i, p in enumerate(self.passages)}
+        return vectors_by_text(self.passages, vectors,
+                               self.manifest["settings"].get("embed_title", True))
 
     def _source_paths(self) -> list[str]:
         """The recorded sources, as given where that still names the same file."""
@@ -234,4 +232,11 @@ class Index:
         return self
 
 
-from .builder import DEFAULT_INDEX, build, embedding_text, load, make_indexes  # noqa: E402,F401
+from .builder import (  # noqa: E402,F401
+    DEFAULT_INDEX,
+    build,
+    embedding_text,
+    load,
+    make_indexes,
+    vectors_by_text,
+)
