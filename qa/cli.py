@@ -118,6 +118,7 @@ def build(
 
     from . import store
     from .builder import build as build_index
+    from .builder import onnx_cache
     from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
     from .corpus import read_corpus
 
@@ -141,8 +142,6 @@ def build(
         typer.echo(f"{index}/ is up to date ({len(corpus.articles)} articles); use --force to rebuild")
         return
     typer.echo(f"building {index}/: {reason}", err=True)
-    from .builder import onnx_cache
-
     graphs = onnx_cache(Path(index))
     if encoder != "torch" and not any(graphs.glob("*.onnx")):
         typer.echo(f"exporting the model to ONNX in {graphs}/ (first build only)", err=True)
@@ -158,7 +157,7 @@ def build(
         from .distributed import RayEncoder
 
         embedder = RayEncoder(model, address=ray_address or "local", backend=encoder,
-                              cache_dir=onnx_cache(Path(index)))
+                              cache_dir=graphs)
     built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
                                     index_type=index_type.value, backend=encoder,
                                     skip_bad=skip_bad, progress=progress, embedder=embedder))

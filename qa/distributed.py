@@ -12,10 +12,11 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_MODEL
-from .embed import Encoder, Progress, make_embedder
+from .embed import BACKENDS, Encoder, Progress, make_embedder
 from .errors import ModelLoadError, QAError, RayError
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ class _Encode:
     def __init__(self, model: str | None, batch_size: int, backend: str,
                  cache_dir: str | None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self._embedder = _load(model, backend, cache_dir, threads=1)
+        self._embedder = make_embedder(model, backend=backend, cache_dir=_path(cache_dir),
+                                       threads=1)
         self._batch_size = batch_size
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -44,17 +46,8 @@ class _Encode:
         return {"i": batch["i"], "vector": vectors}
 
 
-def _load(model: str | None, backend: str, cache_dir: str | None,
-          threads: int | None = None) -> Encoder:
-    """The encoder for `backend`; ONNX graphs come from (or are exported to) `cache_dir`."""
-    from pathlib import Path
-
-    if backend == "torch":
-        return make_embedder(model, backend="torch")
-    from .onnx_backend import OnnxEmbedder
-
-    return OnnxEmbedder(model, cache_dir=Path(cache_dir or ".qa-onnx"),
-                        quantize=backend == "onnx-int8", threads=threads)
+def _path(cache_dir: str | None) -> Path | None:
+    return None if cache_dir is None else Path(cache_dir)
 
 
 def _import_ray() -> Any:
@@ -130,8 +123,8 @@ class RayEncoder:
                  cache_dir: str | os.PathLike[str] | None = None) -> None:
         if replicas is not None and replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas!r}")
-        if backend not in ("torch", "onnx", "onnx-int8"):
-            raise ValueError(f"backend must be torch, onnx or onnx-int8, got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.name = model or DEFAULT_MODEL
         self.backend = backend
         self._cache_dir = None if cache_dir is None else os.fspath(os.path.abspath(cache_dir))
@@ -150,7 +143,8 @@ class RayEncoder:
 
     def _local_embedder(self) -> Encoder:
         if self._local is None:
-            self._local = _load(self._model, self.backend, self._cache_dir)
+            self._local = make_embedder(self._model, backend=self.backend,
+                                        cache_dir=_path(self._cache_dir))
         return self._local
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,

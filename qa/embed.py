@@ -97,12 +97,13 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 
 
 def make_embedder(model: str | None = None, *, backend: str | None = None,
-                  cache_dir: Path | None = None) -> Encoder:
+                  cache_dir: Path | None = None, threads: int | None = None) -> Encoder:
     """An encoder for `model` on `backend`: PyTorch, or ONNX Runtime (fp32 or int8).
 
     `backend` None picks `qa.config.default_backend(model)`. The ONNX graph is exported
     from the local model once and kept in `cache_dir`
-    (default: $QA_ONNX_CACHE, else .qa-onnx/ in the working directory).
+    (default: $QA_ONNX_CACHE, else .qa-onnx/ in the working directory). `threads` caps
+    ONNX Runtime's threads (default: every core this process may use).
     """
     backend = backend or default_backend(model)
     if backend not in BACKENDS:
@@ -112,5 +113,5 @@ def make_embedder(model: str | None = None, *, backend: str | None = None,
     from .onnx_backend import OnnxEmbedder
 
     cache_dir = cache_dir or Path(os.environ.get("QA_ONNX_CACHE") or ".qa-onnx")
-    return OnnxEmbedder(model, cache_dir=cache_dir,
-                        quantize=backend == "onnx-int8")
+    return OnnxEmbedder(model, cache_dir=cache_dir, quantize=backend == "onnx-int8",
+                        threads=threads)
