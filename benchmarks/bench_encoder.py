@@ -50,7 +50,7 @@ from qa.config import BuildConfig  # noqa: E402
 from qa.corpus import read_corpus, split_corpus  # noqa: E402
 from qa.embed import Embedder  # noqa: E402
 from qa.evaluate import Question, evaluate, first_gold_rank, load_questions, sample_questions  # noqa: E402
-from qa.index import Index, embedding_text, make_indexes  # noqa: E402
+from qa.index import Index, embedding_text  # noqa: E402
 from qa.onnx_backend import OnnxEmbedder, cpu_count  # noqa: E402
 from qa.squad import SQUAD_CHUNK, read_squad, write_squad  # noqa: E402
 
@@ -124,25 +124,14 @@ def seeds_recall(backends: dict[str, Any]) -> dict[str, Any]:
 
 
 def distractor_recall(backends: dict[str, Any], bbc: Path) -> dict[str, Any]:
-    """Recall on the seed questions over seeds + every BBC passage (torch vectors from cache)."""
+    """Recall on the seed questions over seeds + every BBC passage (vectors cached per
+    backend, questions encoded live)."""
     questions = load_questions(QUESTIONS)
-    corpus = read_corpus([SEEDS, bbc])
-    passages = split_corpus(corpus.articles)
-    texts = [embedding_text(p, True) for p in passages]
     out = {}
     for name, e in compared(backends).items():
         t0 = time.perf_counter()
-        cache = cached(name, e)
-        vecs = cache.encode(texts)
-        cache.save()
-        dense, bm25 = make_indexes(vecs, passages)
-        manifest = {"model": {"name": e.name, "dimension": e.dimension},
-                    "settings": BuildConfig().fingerprint(),
-                    "counts": {"files": len(corpus.files), "articles": len(corpus.articles),
-                               "passages": len(passages)}}
-        index = Index(path=Path("(memory)"), manifest=manifest, passages=passages,
-                      dense=dense, bm25=bm25, embedder=e)
-        out[name] = recall(index, questions) | {"passages": len(passages)}
+        index = memory_index([SEEDS, bbc], e)
+        out[name] = recall(index, questions) | {"passages": len(index)}
         print(f"  seeds+bbc {name}: {out[name]} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return out
 
@@ -150,11 +139,6 @@ def distractor_recall(backends: dict[str, Any], bbc: Path) -> dict[str, Any]:
 def compared(backends: dict[str, Any]) -> dict[str, Any]:
     """The backends whose recall is measured on the large sets: fp32 ONNX equals torch."""
     return {k: v for k, v in backends.items() if k != "onnx"}
-
-
-def cached(name: str, embedder: Any) -> CachedEmbedder:
-    """`embedder` behind the vector cache of its own backend (int8 vectors differ from fp32)."""
-    return CachedEmbedder(embedder)
 
 
 def search_recall(index: Index, questions: Sequence[Question], ks: Sequence[int] = (1, 5, 10),
@@ -180,7 +164,7 @@ def squad_recall(backends: dict[str, Any], sample: int) -> dict[str, Any] | None
     out: dict[str, Any] = {"questions": len(questions)}
     for name, e in compared(backends).items():
         t0 = time.perf_counter()
-        embedder = cached(name, e)
+        embedder = CachedEmbedder(e)  # vectors cached per backend
         index = memory_index([articles], embedder, BuildConfig(chunk=SQUAD_CHUNK))
         embedder.encode([q.question for q in questions])
         embedder.save()
