@@ -123,6 +123,7 @@ class CachedEmbedder(Embedder):
         self.backend = getattr(inner, "backend", "torch")
         self.inner = inner
         self.store = store or store_for(inner)
+        self.late = VectorStore(self.store.dir.name + "+late", self.dimension)
         self.encoded = 0
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
@@ -146,8 +147,38 @@ class CachedEmbedder(Embedder):
             progress(len(texts))
         return out
 
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                        *, batch_size: int = 64,
+                        progress: Any = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage and late-chunked sentence vectors, served from the cache where seen."""
+        from qa.sentences import encode_passages
+
+        keys = [[span_key(t, s) for s in sp] for t, sp in zip(texts, spans, strict=True)]
+        todo = [i for i, t in enumerate(texts) if self.store.get(t) is None
+                or any(self.late.get(k) is None for k in keys[i])]
+        if todo:
+            vecs, blocks = encode_passages(self.inner, [texts[i] for i in todo],
+                                           [spans[i] for i in todo], batch_size=batch_size)
+            self.store.put([texts[i] for i in todo], vecs)
+            for j, i in enumerate(todo):
+                self.late.put(keys[i], blocks[j])
+            self.encoded += len(todo)
+        out = np.stack([self.store.get(t) for t in texts]) if texts else \
+            np.zeros((0, self.dimension), dtype=np.float32)
+        blocks = [np.stack([self.late.get(k) for k in ks]) if ks else
+                  np.zeros((0, self.dimension), dtype=np.float32) for ks in keys]
+        if progress:
+            progress(len(texts))
+        return out, blocks
+
     def save(self) -> None:
         self.store.save()
+        self.late.save()
+
+
+def span_key(text: str, span: tuple[int, int]) -> str:
+    """The cache key of a late-chunked sentence vector: its passage text and span."""
+    return f"{span[0]}:{span[1]}\x00{text}"
 
 
 def cached_encode(embedder: Embedder, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -169,16 +200,22 @@ def memory_index(sources: Sequence[str | Path], embedder: Embedder,
 
     config = dataclasses.replace(config or BuildConfig(),
                                  backend=getattr(embedder, "backend", "torch"))
+    from qa.sentences import SentenceIndex, passage_spans
+
     corpus = read_corpus(list(sources))
     passages = split_corpus(corpus.articles, config.chunk)
-    vectors = cached_encode(embedder, [embedding_text(p, config.embed_title) for p in passages])
+    texts = [embedding_text(p, config.embed_title) for p in passages]
+    cached = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
+    vectors, blocks = cached.encode_passages(
+        texts, [passage_spans(p, t) for p, t in zip(passages, texts, strict=True)])
+    cached.save()
     dense, bm25 = make_indexes(vectors, passages)
     manifest = {"model": {"name": embedder.name, "dimension": embedder.dimension},
                 "settings": config.fingerprint(),
                 "counts": {"files": len(corpus.files), "articles": len(corpus.articles),
                            "passages": len(passages)}}
     return Index(path=Path("(memory)"), manifest=manifest, passages=passages, dense=dense,
-                 bm25=bm25, embedder=embedder)
+                 bm25=bm25, embedder=embedder, sentences=SentenceIndex.make(blocks, passages))
 
 
 def rss_mb() -> float:

@@ -15,6 +15,7 @@ from .corpus import SPLIT_VERSION, SourceFile, read_corpus, split_article, split
 from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .schema import Article, Passage
+from .sentences import SentenceIndex, encode_passages, passage_spans
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,13 +105,15 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
                                          cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
     if force:
-        known: Mapping[str, np.ndarray] = {}
+        known: Mapping[str, Vectors] = {}
     elif vector_cache is not None:
         known = vector_cache
     else:
         known = _known_vectors(path, previous, config)
-    vectors = _encode_new(embedder, texts, known, config.batch_size, progress)
-    return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors)
+    spans = [passage_spans(p, t) for p, t in zip(passages, texts, strict=True)]
+    vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
+    return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors,
+                  blocks)
 
 
 def _file_source(source: str, files: set[str] | dict[str, Any]) -> str | None:
@@ -180,17 +183,24 @@ def _split(articles: Sequence[Article], chunk: ChunkConfig,
     return out
 
 
+Vectors = tuple["np.ndarray", "np.ndarray"]
+"""A passage's vector and its sentences' vectors (see qa.sentences)."""
+
+
 def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
-                    embed_title: bool) -> dict[str, np.ndarray]:
-    """`vectors` (row i for passage i) keyed by the text embedded, for a rebuild to re-use;
-    {} when there are none or they do not match the passages."""
-    if vectors is None or len(vectors) != len(passages):
+                    sentence_index: SentenceIndex | None, embed_title: bool) -> dict[str, Vectors]:
+    """The passage and sentence vectors of an index keyed by the text embedded, for a
+    rebuild to re-use; {} when there are none or they do not match the passages."""
+    if vectors is None or sentence_index is None or len(vectors) != len(passages) or \
+            len(sentence_index.first) != len(passages) + 1:
         return {}
-    return {embedding_text(p, embed_title): vectors[i] for i, p in enumerate(passages)}
+    blocks = sentence_index.blocks(range(len(passages)))
+    return {embedding_text(p, embed_title): (vectors[i], blocks[i])
+            for i, p in enumerate(passages)}
 
 
 def _known_vectors(path: Path, previous: Previous | None,
-                   config: BuildConfig) -> dict[str, np.ndarray]:
+                   config: BuildConfig) -> dict[str, Vectors]:
     """Vectors of the previous index by embedded text, when built the same way; else {}."""
     import faiss
     import numpy as np
@@ -206,14 +216,16 @@ def _known_vectors(path: Path, previous: Previous | None,
         vectors = dense_types.vectors_of(faiss.read_index(str(path / store.FAISS_FILE)))
         if vectors is None and (path / VECTORS_FILE).exists():
             vectors = np.load(path / VECTORS_FILE, mmap_mode="r")
+        sentence_index = SentenceIndex.load(path, len(passages))
     except (RuntimeError, OSError, KeyError, ValueError):
         return {}
-    return vectors_by_text(passages, vectors, config.embed_title)
+    return vectors_by_text(passages, vectors, sentence_index, config.embed_title)
 
 
-def _encode_new(embedder: Any, texts: list[str], known: Mapping[str, np.ndarray], batch_size: int,
-                progress: Progress | None) -> np.ndarray:
-    """Vectors for `texts`, encoding only those not in `known`."""
+def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int]]],
+                known: Mapping[str, Vectors], batch_size: int,
+                progress: Progress | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Passage and sentence vectors for `texts`, encoding only those not in `known`."""
     import numpy as np
 
     todo = [i for i, t in enumerate(texts) if t not in known]
@@ -226,29 +238,35 @@ def _encode_new(embedder: Any, texts: list[str], known: Mapping[str, np.ndarray]
         if progress:
             progress(done[0], len(todo))
 
-    fresh = embedder.encode([texts[i] for i in todo], batch_size=batch_size, progress=tick)
+    fresh, fresh_blocks = encode_passages(embedder, [texts[i] for i in todo],
+                                          [spans[i] for i in todo], batch_size=batch_size,
+                                          progress=tick)
     if progress and not todo:
         progress(0, 0)
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    blocks: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
     for i, t in enumerate(texts):
         if t in known:
-            vectors[i] = known[t]
-    if todo:
-        vectors[todo] = fresh
-    return vectors
+            vectors[i], blocks[i] = known[t]
+    for j, i in enumerate(todo):
+        vectors[i], blocks[i] = fresh[j], fresh_blocks[j]
+    return vectors, blocks
 
 
 def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[SourceFile],
-           articles: int, passages: list[Passage], vectors: np.ndarray) -> Index:
+           articles: int, passages: list[Passage], vectors: np.ndarray,
+           blocks: Sequence[np.ndarray]) -> Index:
     import numpy as np
 
     from .index import Index
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
+    sentence_index = SentenceIndex.make(blocks, passages)
     exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)
+        sentence_index.save(tmp)
         if exact is not None:
             np.save(tmp / VECTORS_FILE, vectors)
         manifest = store.make_manifest(tmp, settings=config.fingerprint(),
@@ -256,7 +274,7 @@ def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[Sourc
                                        passages=len(passages), articles=articles, faiss_type=kind)
         store.write_json(tmp / store.MANIFEST, manifest)
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder, exact=exact)
+                 embedder=embedder, sentences=sentence_index, exact=exact)
 
 
 def make_indexes(vectors: np.ndarray, passages: Sequence[Passage],
@@ -318,8 +336,14 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     if embedder.dimension != dense.d:
         raise IndexMismatchError(
             f"model {built_with!r} gives {embedder.dimension}-d vectors, index has {dense.d}")
+    try:
+        sentence_index = SentenceIndex.load(path, len(passages))
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path}/: unreadable sentence vectors ({exc}); "
+                                "run `qa build --force`") from None
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder, exact=_exact_vectors(path, len(passages)))
+                 embedder=embedder, sentences=sentence_index,
+                 exact=_exact_vectors(path, len(passages)))
 
 
 def _exact_vectors(path: Path, n: int) -> np.ndarray | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -95,3 +96,15 @@ def vectors_of(index: Any) -> np.ndarray | None:
     if isinstance(index, (faiss.IndexFlat, faiss.IndexHNSWFlat)):
         return index.reconstruct_n(0, index.ntotal)
     return None
+
+
+def vectors_for(index: Any, ids: Sequence[int], exact: np.ndarray | None = None) -> np.ndarray:
+    """The stored vectors of passages `ids`: exact ones when given, else from the index
+    (flat and HNSW keep them whole; IVF-PQ only approximately)."""
+    import numpy as np
+
+    if exact is not None:
+        return np.asarray(exact[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+    if not len(ids):
+        return np.zeros((0, index.d), dtype=np.float32)
+    return np.stack([index.reconstruct(int(i)) for i in ids]).astype(np.float32)

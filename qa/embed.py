@@ -91,6 +91,37 @@ class Embedder:
         """One unit vector for a query."""
         return self.encode([text])[0]
 
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                        *, batch_size: int = 64,
+                        progress: Progress | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, pooled from the same run, one vector per span of each
+        passage (its sentences; see `qa.sentences`)."""
+        import numpy as np
+
+        from .sentences import pool_spans
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        tokenizer = self._model.tokenizer
+        for i in range(0, len(texts), batch_size):
+            batch = list(texts[i : i + batch_size])
+            states = self._model.encode(batch, batch_size=batch_size, show_progress_bar=False,
+                                        output_value="token_embeddings")
+            enc = tokenizer(batch, truncation=True, max_length=self._model.max_seq_length,
+                            return_offsets_mapping=True, return_special_tokens_mask=True)
+            for j, text in enumerate(batch):
+                hidden = states[j].float().cpu().numpy()
+                offsets = np.asarray(enc["offset_mapping"][j])[: len(hidden)]
+                special = np.asarray(enc["special_tokens_mask"][j])[: len(hidden)]
+                wanted = spans[i + j]
+                out[i + j], vectors, missing = pool_spans(hidden, offsets, special, wanted)
+                if missing:
+                    vectors[missing] = self.encode([text[slice(*wanted[m])] for m in missing])
+                pooled.append(vectors)
+            if progress:
+                progress(len(batch))
+        return out, pooled
+
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")

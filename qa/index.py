@@ -12,7 +12,9 @@ from . import retrieve
 from .config import MODES, Mode, SearchConfig
 from .embed import Embedder
 from .errors import EmptyCorpusError, QAError, QuestionError
+from .rerank import FirstStage
 from .schema import Answer, Hit, Passage
+from .sentences import SentenceIndex
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,12 +38,13 @@ class Index:
     """A loaded index. Build one with `qa.build`, open a saved one with `qa.load`."""
 
     def __init__(self, *, path: Path, manifest: dict[str, Any], passages: list[Passage],
-                 dense: Any, bm25: Any, embedder: Embedder,
+                 dense: Any, bm25: Any, embedder: Embedder, sentences: SentenceIndex,
                  exact: np.ndarray | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.passages = passages
         self.embedder = embedder
+        self.sentences = sentences
         self._dense = dense
         self._bm25 = bm25
         self.search_config = SearchConfig()
@@ -112,26 +115,48 @@ class Index:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
+        stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed,
+                                  mode)
+        if mode == "dense":
+            ranked = [(i, stage.dense[i]) for i in stage.dense_order]
+        elif mode == "bm25":
+            ranked = [(i, float(stage.bm25[i])) for i in stage.lexical_order]
+        else:
+            ranked = stage.fused
+        return [self._hit(i, score, rank, stage.dense.get(i), float(stage.bm25[i]))
+                for rank, (i, score) in enumerate(ranked[:k], start=1)]
+
+    def _first_stage(self, query: str, vector: np.ndarray | None, depth: int,
+                     allowed: np.ndarray | None, mode: Mode = "hybrid") -> FirstStage:
+        """Dense and BM25 top lists and, in hybrid mode, their fusion (see SearchConfig)."""
         cfg = self.search_config
-        depth = max(cfg.depth, k)
         bm25 = retrieve.bm25_scores(self._bm25, retrieve.tokenize([query], self._stemmer)[0],
                                     len(self.passages))
         dense: dict[int, float] = {}
         if vector is not None:
             ids, scores = retrieve.dense_search(self._dense, vector, depth, allowed, self._exact)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-        if mode == "dense":
-            ranked = list(dense.items())
-        elif mode == "bm25":
-            ranked = [(i, float(bm25[i])) for i in self._lexical(bm25, depth, allowed)]
-        else:
-            lexical_scores = retrieve.with_context(bm25, self._prev, cfg.context_weight)
-            lexical = self._lexical(lexical_scores, depth, allowed)
-            ranked = (retrieve.rrf_fuse([list(dense), lexical], k=cfg.rrf_k)
-                      if cfg.fusion == "rrf" else
-                      retrieve.convex_fuse(dense, lexical_scores, lexical, alpha=cfg.alpha))
-        return [self._hit(i, score, rank, dense.get(i), float(bm25[i]))
-                for rank, (i, score) in enumerate(ranked[:k], start=1)]
+        if mode == "bm25":
+            return FirstStage(bm25, dense, list(dense), self._lexical(bm25, depth, allowed), [],
+                              [])
+        lexical_scores = retrieve.with_context(bm25, self._prev, cfg.context_weight)
+        lexical = self._lexical(lexical_scores, depth, allowed)
+        fused = (retrieve.rrf_fuse([list(dense), lexical], k=cfg.rrf_k)
+                 if cfg.fusion == "rrf" else
+                 retrieve.convex_fuse(dense, lexical_scores, lexical, alpha=cfg.alpha))
+        return FirstStage(bm25, dense, list(dense), lexical, fused,
+                          self._sentence_order(vector, depth, allowed) if mode == "hybrid" else [])
+
+    def _sentence_order(self, vector: np.ndarray | None, depth: int,
+                        allowed: np.ndarray | None) -> list[int]:
+        """Passages in the order of their best sentence among the `depth` passages' worth
+        of sentences nearest the query (filtered by `allowed`)."""
+        if vector is None:
+            return []
+        rows, _ = self.sentences.search(vector, 4 * depth)
+        owners = self.sentences.rows[rows, 0].tolist()
+        order = list(dict.fromkeys(owners))
+        return [i for i in order if allowed is None or allowed[i]][:depth]
 
     def _text_before(self, hit: Hit) -> str:
         """The last sentence of the passage before `hit` in its article, or ""."""
@@ -206,7 +231,7 @@ class Index:
         from . import dense
 
         vectors = self._exact if self._exact is not None else dense.vectors_of(self._dense)
-        return vectors_by_text(self.passages, vectors,
+        return vectors_by_text(self.passages, vectors, self.sentences,
                                self.manifest["settings"].get("embed_title", True))
 
     def _source_paths(self) -> list[str]:
@@ -228,7 +253,7 @@ class Index:
     def _replace(self, other: Index) -> Index:
         self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]
                       passages=other.passages, dense=other._dense, bm25=other._bm25,
-                      embedder=other.embedder, exact=other._exact)
+                      embedder=other.embedder, sentences=other.sentences, exact=other._exact)
         return self
 
 

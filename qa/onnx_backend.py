@@ -296,3 +296,33 @@ class OnnxEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One unit vector for a query."""
         return self.encode([text])[0]
+
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                        *, batch_size: int = 64,
+                        progress: Progress | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, as `encode` gives them, and for each passage one vector per
+        character span (its sentences), pooled from the same run ("late chunking"), so
+        the sentence vectors cost no extra encoder time. See `qa.sentences`."""
+        import numpy as np
+
+        from .sentences import pool_spans
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        for i, (text, wanted) in enumerate(zip(texts, spans, strict=True)):
+            enc = self._tok.encode(text)
+            feeds = {"input_ids": np.array([enc.ids], dtype=np.int64),
+                     "attention_mask": np.array([enc.attention_mask], dtype=np.int64),
+                     "token_type_ids": np.array([enc.type_ids], dtype=np.int64)}
+            hidden = self._session.run(None, {k: v for k, v in feeds.items()
+                                              if k in self._feeds})[0][0]
+            out[i], sentence_vectors, missing = pool_spans(
+                hidden, np.asarray(enc.offsets), np.asarray(enc.special_tokens_mask), wanted)
+            if missing:  # spans past the model's window: encoded on their own
+                sentence_vectors[missing] = self.encode([text[slice(*wanted[j])] for j in missing])
+            pooled.append(sentence_vectors)
+            if progress and (i + 1) % batch_size == 0:
+                progress(batch_size)
+        if progress and len(texts) % batch_size:
+            progress(len(texts) % batch_size)
+        return out, pooled

@@ -21,7 +21,8 @@ from .schema import Passage
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: sentence vectors (sentences.faiss, sentences.npy) beside the passage vectors."""
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 FAISS_FILE = "faiss.index"

@@ -1,0 +1,232 @@
+"""Features of a question against passages and sentences, for the learned ranker and answerer.
+
+Everything here is cheap and lexical apart from the cosines handed in: the terms BM25 sees
+(lower-cased, stop words out, stemmed), their rarity (BM25 idf), how much of the question's
+weight a passage, its title, its best sentence or its best two-sentence window covers, and
+whether it holds the kind of thing the question asks for (a number for "how many", a date
+for "when", a name not already in the question for "who").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .text import sentences
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern, so terms match the index
+QTYPES = ("number", "date", "person", "place", "other")
+_QTYPE_RULES = (
+    ("number", re.compile(r"\b(how (many|much|long|far|old|big|large|high|often|fast)|what "
+                          r"(number|percentage|proportion|share|amount|price|rate|sum|size)|"
+                          r"by how)\b")),
+    ("date", re.compile(r"\b(when|what (year|date|day|month|time|decade|century)|which "
+                        r"(year|date|day|month|decade|century)|how long ago)\b")),
+    ("person", re.compile(r"\b(who|whom|whose|which (person|man|woman|player|actor|singer|"
+                          r"minister|company|firm|team|club|band|group)|what (company|firm|"
+                          r"team|club|band|group|name))\b")),
+    ("place", re.compile(r"\b(where|which (country|city|town|state|region|nation|place)|"
+                         r"what (country|city|town|state|region|nation|place))\b")),
+)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half|"
+                     r"third|quarter)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(1[5-9]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)|January|February|March|April|"
+                   r"May|June|July|August|September|October|November|December|Jan|Feb|Mar|"
+                   r"Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|"
+                   r"Friday|Saturday|Sunday|yesterday|today|tomorrow|century|decade)\b")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
+
+
+def question_type(question: str) -> str:
+    """What the question asks for: one of QTYPES."""
+    lowered = question.lower()
+    for name, rule in _QTYPE_RULES:
+        if rule.search(lowered):
+            return name
+    return "other"
+
+
+class Terms:
+    """The terms BM25 sees in a text; a passage's sentences are tokenised once and kept.
+
+    The memo is bounded (least recently used first out), so a long-running server over
+    a large corpus does not grow without limit.
+    """
+
+    def __init__(self, stemmer: Any, stopwords: frozenset[str], *, memo: int = 50_000) -> None:
+        self.stemmer = stemmer
+        self.stopwords = stopwords
+        self._memo: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
+        self._sent_terms: dict[str, list[frozenset[str]]] = {}
+        self.limit = memo
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
+        return self.stemmer.stemWords(words) if words else []
+
+    def sentences(self, key: str, text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
+        """Sentence spans of `text` and the terms of each, remembered under `key`."""
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return list(self._memo[key]), self._sent_terms[key]
+        spans = sentences(text)
+        terms = [frozenset(self(text[s:e])) for s, e in spans]
+        self._memo[key] = tuple(spans)
+        self._sent_terms[key] = terms
+        if len(self._memo) > self.limit:
+            old, _ = self._memo.popitem(last=False)
+            self._sent_terms.pop(old, None)
+        return spans, terms
+
+
+def make_terms(stemmer: Any) -> Terms:
+    """Terms with bm25s's English stop words and the given stemmer."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return Terms(stemmer, frozenset(STOPWORDS_EN))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question as the features see it: its terms with their rarity, and its type."""
+
+    text: str
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    qtype: str
+    unknown: float  # share of the question's weight in terms the index has never seen
+    names: frozenset[str]  # lower-cased capitalised words of the question
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights)
+
+    def coverage(self, terms: frozenset[str] | set[str]) -> float:
+        """Share of the question's weight whose terms occur in `terms`."""
+        total = self.total
+        if not total:
+            return 0.0
+        return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in terms) / total
+
+
+def make_query(text: str, terms: Terms, idf: dict[str, float]) -> Query:
+    """Analyse a question: unique terms, idf weights (unseen terms count as the rarest)."""
+    rarest = max(idf.values(), default=1.0)
+    unique = tuple(dict.fromkeys(terms(text)))
+    weights = tuple(idf.get(t, rarest) for t in unique)
+    unseen = sum(w for t, w in zip(unique, weights, strict=True) if t not in idf)
+    total = sum(weights)
+    names = frozenset(m.lower() for m in re.findall(r"\b[A-Z][\w'’-]+", text))
+    return Query(text, unique, weights, question_type(text), unseen / total if total else 0.0,
+                 names)
+
+
+def type_match(qtype: str, text: str, names: frozenset[str]) -> float:
+    """Whether `text` holds the kind of thing a question of type `qtype` asks for."""
+    if qtype == "number":
+        return float(bool(_NUMBER.search(text)))
+    if qtype == "date":
+        return float(bool(_DATE.search(text)))
+    if qtype in ("person", "place"):
+        return float(any(m.group(0).lower() not in names for m in _CAPITALISED.finditer(text)))
+    return 0.0
+
+
+PASSAGE_FEATURES = (
+    "cos", "cos_gap", "bm25", "bm25_log", "bm25_prev", "rank_dense", "rank_bm25",
+    "cov", "cov_title", "cov_context", "cov_sentence", "cov_window", "type_sentence",
+    "type_passage", "position", "words", "article_rank", "article_hits", "unknown",
+    "q_number", "q_date", "q_person", "q_place",
+    "sent_cos", "sent_cos2", "sent_gap", "sent_rank", "sent_cov_cos",
+    "article_bm25", "article_sent", "article_cos",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the ranker is told about one candidate passage besides its text."""
+
+    key: str  # passage id
+    text: str
+    title: str
+    article_id: str
+    position: int  # the passage's place in its article, 0 for the first
+    cos: float
+    bm25: float
+    bm25_prev: float
+    rank_dense: int  # 1-based, or 0 when the dense search did not return it
+    rank_bm25: int
+    rank_sentence: int  # rank of its best sentence in the sentence search, or 0
+    sentence_cos: tuple[float, ...]  # cosine of the question with each of its sentences
+    article_bm25: float  # the best BM25 score of any passage of its article
+
+
+def best_windows(query: Query, spans: Sequence[tuple[int, int]],
+                 terms: Sequence[frozenset[str]]) -> tuple[float, float, int]:
+    """Best coverage by one sentence, by two neighbouring sentences, and the best sentence."""
+    if not terms:
+        return 0.0, 0.0, -1
+    single = [query.coverage(t) for t in terms]
+    best = max(range(len(single)), key=single.__getitem__)
+    pairs = [query.coverage(terms[i] | terms[i + 1]) for i in range(len(terms) - 1)]
+    return single[best], max(pairs, default=single[best]), best
+
+
+def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
+                     context_terms: Sequence[frozenset[str]]) -> np.ndarray:
+    """One row of PASSAGE_FEATURES per candidate; `context_terms[i]` are the terms of the
+    text before candidate i in its article (its previous passage)."""
+    import numpy as np
+
+    top_cos = max((c.cos for c in cands), default=0.0)
+    top_sent = max((max(c.sentence_cos, default=0.0) for c in cands), default=0.0)
+    top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
+    art_order: dict[str, int] = {}
+    art_count: dict[str, int] = {}
+    art_sent: dict[str, float] = {}
+    art_cos: dict[str, float] = {}
+    for c in cands:
+        art_order.setdefault(c.article_id, len(art_order) + 1)
+        art_count[c.article_id] = art_count.get(c.article_id, 0) + 1
+        art_sent[c.article_id] = max(art_sent.get(c.article_id, -1.0),
+                                     max(c.sentence_cos, default=0.0))
+        art_cos[c.article_id] = max(art_cos.get(c.article_id, -1.0), c.cos)
+    qt = [float(query.qtype == t) for t in QTYPES[:4]]
+    rows = []
+    for c, before in zip(cands, context_terms, strict=True):
+        spans, sent_terms = terms.sentences(c.key, c.text)
+        own = frozenset().union(*sent_terms) if sent_terms else frozenset()
+        title = frozenset(terms(c.title))
+        cov_s, cov_w, best = best_windows(query, spans, sent_terms)
+        best_text = c.text[spans[best][0] : spans[best][1]] if best >= 0 else ""
+        rows.append([
+            c.cos, c.cos - top_cos, c.bm25 / top_bm25, math.log1p(c.bm25),
+            c.bm25_prev / top_bm25,
+            math.log1p(c.rank_dense or 300), math.log1p(c.rank_bm25 or 300),
+            query.coverage(own), query.coverage(title), query.coverage(own | title | before),
+            cov_s, cov_w, type_match(query.qtype, best_text, query.names),
+            type_match(query.qtype, c.text, query.names), math.log1p(c.position),
+            math.log1p(len(c.text.split())), math.log1p(art_order[c.article_id]),
+            math.log1p(art_count[c.article_id]), query.unknown, *qt,
+            *_sentence_columns(c, best, top_sent),
+            c.article_bm25 / top_bm25, art_sent[c.article_id] - top_sent,
+            art_cos[c.article_id] - top_cos,
+        ])
+    return np.asarray(rows, dtype=np.float32).reshape(len(cands), len(PASSAGE_FEATURES))
+
+
+def _sentence_columns(c: Candidate, best_covered: int, top: float) -> list[float]:
+    """sent_cos, sent_cos2, sent_gap, sent_rank, sent_cov_cos of one candidate."""
+    cos = sorted(c.sentence_cos, reverse=True)
+    first = cos[0] if cos else 0.0
+    covered = c.sentence_cos[best_covered] if 0 <= best_covered < len(c.sentence_cos) else first
+    return [first, cos[1] if len(cos) > 1 else first, first - top,
+            math.log1p(c.rank_sentence or 300), covered]

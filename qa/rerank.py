@@ -1,0 +1,129 @@
+"""Second-stage ranking: the top hybrid candidates re-ordered by a model trained on tuning data.
+
+`gather` turns the first stage's scores into `Candidate`s and their feature rows
+(qa.features.PASSAGE_FEATURES); a `LinearModel` or `TreeModel` (qa.models) scores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import dense as dense_types
+from .features import Candidate, Query, Terms, passage_features
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .schema import Passage
+    from .sentences import SentenceIndex
+
+
+@dataclass(frozen=True, slots=True)
+class FirstStage:
+    """What the first stage found for one query, over the whole index."""
+
+    bm25: np.ndarray  # BM25 score of every passage
+    dense: dict[int, float]  # cosine of the dense top list, by passage position
+    dense_order: list[int]
+    lexical_order: list[int]  # BM25 (with context) top list
+    fused: list[tuple[int, float]]  # hybrid order, best first
+    sentence_order: list[int]  # passages by their best sentence in the sentence search
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """How many candidates each first-stage list gives the second stage (chosen on tuning
+    data: docs/training.md)."""
+
+    fused: int = 40
+    sentence: int = 20
+    dense: int = 10
+    articles: int = 3  # every passage of the best articles of the hybrid order
+    article_passages: int = 12  # ...up to this many per article
+
+
+def candidate_rows(stage: FirstStage, spans: np.ndarray, article_of: np.ndarray,
+                   pool: Pool = Pool()) -> list[int]:
+    """The passages the second stage re-orders: the best of the hybrid order, then of the
+    sentence search and the passage-vector search, then the other passages of the best
+    articles (a question that names an article's people often matches its first
+    paragraph while another one holds the answer), without repeats.
+
+    `spans[a]` is the (first, end) passage range of article number a; `article_of[i]`
+    the article number of passage i.
+    """
+    rows = [i for i, _ in stage.fused[: pool.fused]]
+    rows += stage.sentence_order[: pool.sentence] + stage.dense_order[: pool.dense]
+    articles = list(dict.fromkeys(int(article_of[i]) for i, _ in stage.fused))[: pool.articles]
+    for a in articles:
+        first, end = spans[a]
+        rows += range(int(first), min(int(end), int(first) + pool.article_passages))
+    return list(dict.fromkeys(rows))
+
+
+def article_spans(article_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Passages of an article are contiguous: each article's (first, end) passage range,
+    and each passage's article number."""
+    import numpy as np
+
+    starts = [i for i in range(len(article_ids))
+              if i == 0 or article_ids[i] != article_ids[i - 1]]
+    ends = starts[1:] + [len(article_ids)]
+    article_of = np.zeros(len(article_ids), dtype=np.int64)
+    for a, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        article_of[s:e] = a
+    return np.asarray(list(zip(starts, ends, strict=True)), dtype=np.int64).reshape(-1, 2), \
+        article_of
+
+
+def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage],
+           prev: np.ndarray, positions: np.ndarray, query: Query, terms: Terms,
+           vector: np.ndarray | None, dense_index: Any, exact: np.ndarray | None,
+           sentences: SentenceIndex, spans: np.ndarray,
+           article_of: np.ndarray) -> tuple[list[Candidate], np.ndarray]:
+    """Candidates for `rows` (passage positions) and their feature matrix."""
+    import numpy as np
+
+    def article_bm25(i: int) -> float:
+        first, end = spans[article_of[i]]
+        return float(stage.bm25[first:end].max())
+
+    rank_sentence = {i: r for r, i in enumerate(stage.sentence_order, start=1)}
+
+    cos = dict(stage.dense)
+    missing = [i for i in rows if i not in cos]
+    if missing and vector is not None:
+        vectors = dense_types.vectors_for(dense_index, missing, exact)
+        cos.update(zip(missing, (vectors @ vector).tolist(), strict=True))
+    rank_dense = {i: r for r, i in enumerate(stage.dense_order, start=1)}
+    bm25_rank = {i: r for r, i in enumerate(stage.lexical_order, start=1)}
+    cands, context = [], []
+    for i in rows:
+        p = passages[i]
+        before = int(prev[i])
+        cands.append(Candidate(
+            key=p.id, text=p.text, title=p.title, article_id=p.article_id,
+            position=int(positions[i]), cos=float(cos.get(i, 0.0)), bm25=float(stage.bm25[i]),
+            bm25_prev=float(stage.bm25[before]) if before >= 0 else 0.0,
+            rank_dense=rank_dense.get(i, 0), rank_bm25=bm25_rank.get(i, 0),
+            rank_sentence=rank_sentence.get(i, 0), article_bm25=article_bm25(i),
+            sentence_cos=tuple(sentences.cosines(i, vector).tolist()) if vector is not None
+            else ()))
+        context.append(frozenset().union(*terms.sentences(passages[before].id,
+                                                          passages[before].text)[1])
+                       if before >= 0 else frozenset())
+    return cands, passage_features(query, cands, terms, context) if cands else \
+        np.zeros((0, 0), dtype=np.float32)
+
+
+def article_positions(prev: np.ndarray) -> np.ndarray:
+    """Each passage's place in its article (0 for the first), from the previous-passage map."""
+    import numpy as np
+
+    pos = np.zeros(len(prev), dtype=np.int64)
+    for i in range(len(prev)):
+        if prev[i] >= 0:
+            pos[i] = pos[prev[i]] + 1
+    return pos

@@ -1,0 +1,183 @@
+"""Sentence vectors: every sentence of every passage, embedded in its passage's context.
+
+A passage is encoded once; its token states are mean-pooled over the whole text (the
+passage vector, as before) and over each sentence's tokens (one vector per sentence,
+"late chunking"). Measured on the tuning questions, the best sentence of a passage finds
+a paraphrased question's passage far more often than the passage vector or BM25 do
+(BBC tuning set, first hit: 0.40 against 0.35 dense and 0.20 BM25; in the top 50: 0.92
+against 0.84 and 0.59), and the answerer needs no encoding at question time.
+
+On disk (`qa.store`): `sentences.faiss` (flat, float16 vectors) and `sentences.npy`
+(int32 rows: passage position, start, end; offsets in the passage's text).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .text import sentences
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .schema import Passage
+
+logger = logging.getLogger(__name__)
+
+VECTORS_FILE = "sentences.faiss"
+SPANS_FILE = "sentences.npy"
+
+
+def pool_spans(hidden: np.ndarray, offsets: np.ndarray, special: np.ndarray,
+               spans: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Unit vectors of a whole text and of each character span, from its token states.
+
+    Args:
+        hidden: token states of one text, (tokens, dim).
+        offsets: each token's (start, end) in the text.
+        special: 1 for [CLS], [SEP] and padding tokens.
+        spans: disjoint, sorted character spans.
+
+    Returns:
+        The text's vector (mean of every token, as the model pools), one vector per span
+        (mean of the tokens inside it), and the spans no token fell in (past the model's
+        window), whose rows are left zero.
+    """
+    import numpy as np
+
+    whole = hidden.mean(axis=0)
+    whole = whole / max(float(np.linalg.norm(whole)), 1e-12)
+    out = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
+    if not len(spans):
+        return whole.astype(np.float32), out, []
+    starts = np.array([s for s, _ in spans])
+    ends = np.array([e for _, e in spans])
+    which = np.searchsorted(starts, offsets[:, 0], side="right") - 1
+    inside = (special == 0) & (offsets[:, 1] > offsets[:, 0]) & (which >= 0)
+    inside &= offsets[:, 1] <= ends[np.clip(which, 0, None)]
+    np.add.at(out, which[inside], hidden[inside])
+    counts = np.bincount(which[inside], minlength=len(spans))
+    out[counts > 0] /= counts[counts > 0, None]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out = out / np.maximum(norms, 1e-12)
+    return whole.astype(np.float32), out.astype(np.float32), np.flatnonzero(counts == 0).tolist()
+
+
+def passage_spans(p: Passage, embedded: str) -> list[tuple[int, int]]:
+    """The spans of `p`'s sentences inside `embedded` (its text, maybe after a title line)."""
+    shift = len(embedded) - len(p.text)
+    return [(s + shift, e + shift) for s, e in sentences(p.text)]
+
+
+def encode_passages(embedder: Any, texts: Sequence[str],
+                    spans: Sequence[Sequence[tuple[int, int]]], *, batch_size: int = 64,
+                    progress: Any = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Passage and sentence vectors from `embedder`, late-chunked when it can; an encoder
+    without `encode_passages` (a custom or Ray one) embeds each sentence on its own."""
+    import numpy as np
+
+    if hasattr(embedder, "encode_passages"):
+        return embedder.encode_passages(texts, spans, batch_size=batch_size, progress=progress)
+    vectors = embedder.encode(list(texts), batch_size=batch_size, progress=progress)
+    flat = [t[s:e] for t, sp in zip(texts, spans, strict=True) for s, e in sp]
+    sent = embedder.encode(flat, batch_size=batch_size) if flat else \
+        np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    out, at = [], 0
+    for sp in spans:
+        out.append(sent[at : at + len(sp)])
+        at += len(sp)
+    return vectors, out
+
+
+@dataclass
+class SentenceIndex:
+    """The sentence vectors of an index and where each sentence sits.
+
+    Attributes:
+        vectors: a FAISS flat index (float16) over every sentence.
+        rows: (n, 3) int32: passage position, start, end (offsets in the passage text).
+        first: for passage i, its sentences are rows first[i]:first[i + 1].
+    """
+
+    vectors: Any
+    rows: np.ndarray
+    first: np.ndarray
+
+    @classmethod
+    def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage]) -> SentenceIndex:
+        """From one (sentences, dim) block per passage, in passage order."""
+        import faiss
+        import numpy as np
+
+        dim = next((b.shape[1] for b in blocks if len(b)), 0) or (
+            blocks[0].shape[1] if blocks else 1)
+        rows = [(i, s, e) for i, p in enumerate(passages) for s, e in sentences(p.text)]
+        index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
+                                           faiss.METRIC_INNER_PRODUCT)
+        stacked = np.vstack([b for b in blocks if len(b)]).astype(np.float32) if rows else \
+            np.zeros((0, dim), dtype=np.float32)
+        if len(stacked) != len(rows):
+            raise ValueError(f"{len(stacked)} sentence vectors for {len(rows)} sentences")
+        index.add(stacked)
+        arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
+        return cls(index, arr, _first(arr[:, 0], len(passages)))
+
+    def save(self, directory: Path) -> None:
+        import faiss
+        import numpy as np
+
+        faiss.write_index(self.vectors, str(directory / VECTORS_FILE))
+        np.save(directory / SPANS_FILE, self.rows)
+
+    @classmethod
+    def load(cls, directory: Path, passages: int) -> SentenceIndex:
+        import faiss
+        import numpy as np
+
+        vectors = faiss.read_index(str(directory / VECTORS_FILE))
+        rows = np.load(directory / SPANS_FILE)
+        if vectors.ntotal != len(rows):
+            raise ValueError(f"{vectors.ntotal} sentence vectors, {len(rows)} sentences")
+        return cls(vectors, rows, _first(rows[:, 0], passages))
+
+    def blocks(self, passage_rows: Sequence[int]) -> list[np.ndarray]:
+        """The sentence vectors of each given passage, for an update to re-use."""
+        import numpy as np
+
+        out = []
+        for i in passage_rows:
+            a, b = int(self.first[i]), int(self.first[i + 1])
+            out.append(self.vectors.reconstruct_n(a, b - a) if b > a else
+                       np.zeros((0, self.vectors.d), dtype=np.float32))
+        return out
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best sentences as (sentence rows, cosines), best first."""
+        k = min(k, self.vectors.ntotal)
+        if k <= 0:
+            import numpy as np
+
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, found = self.vectors.search(query.reshape(1, -1).astype("float32"), k)
+        keep = found[0] >= 0
+        return found[0][keep], scores[0][keep]
+
+    def cosines(self, passage: int, query: np.ndarray) -> np.ndarray:
+        """Cosine of `query` with every sentence of one passage, in order."""
+        import numpy as np
+
+        a, b = int(self.first[passage]), int(self.first[passage + 1])
+        if b <= a:
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors.reconstruct_n(a, b - a) @ query
+
+
+def _first(owners: np.ndarray, passages: int) -> np.ndarray:
+    import numpy as np
+
+    counts = np.bincount(owners, minlength=passages) if len(owners) else np.zeros(passages, int)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
