@@ -45,7 +45,7 @@ def file_sizes(directory: Path) -> dict[str, int]:
 
 def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
                   files: Sequence[SourceFile], passages: int, articles: int,
-                  faiss_type: str) -> dict[str, Any]:
+                  faiss_type: str, formats: dict[str, int] | None = None) -> dict[str, Any]:
     """The manifest describing an index whose other files are already in `directory`."""
     return {
         "format": FORMAT_VERSION,
@@ -54,7 +54,8 @@ def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
         "model": {"name": settings["model"], "dimension": dimension},
         "settings": settings,
         "faiss": {"type": faiss_type},
-        "counts": {"files": len(files), "articles": articles, "passages": passages},
+        "counts": {"files": len(files), "articles": articles, "passages": passages,
+                   **({"formats": formats} if formats else {})},
         "sources": [asdict(f) for f in files],
         "files": file_sizes(directory),
     }
@@ -112,9 +113,12 @@ def _hash(path: Path) -> str:
 
 
 def changed_sources(manifest: dict[str, Any]) -> list[str]:
-    """Sources recorded in the manifest that were since changed or deleted."""
+    """Sources recorded in the manifest that were since changed or deleted (an address is a
+    snapshot taken when it was fetched: it is not checked)."""
     changed = []
     for rec in manifest["sources"]:
+        if rec["path"].startswith(("http://", "https://")):
+            continue
         path = Path(rec["path"])
         try:
             stat = path.stat()
