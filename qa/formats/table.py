@@ -47,9 +47,12 @@ def _csv_rows(source: str, data: bytes, delimiter: str) -> tuple[list[str], Iter
 
 def _parquet_rows(source: str, data: bytes, options: ReadOptions
                   ) -> tuple[list[str], Iterator[dict[str, Any]]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise IngestError(f"{source}: reading Parquet needs pyarrow: "
+                          "pip install 'qa[parquet]'") from None
     try:
         file = pq.ParquetFile(pa.BufferReader(data))
         meta = file.metadata
