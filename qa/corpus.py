@@ -76,27 +76,35 @@ def find_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Path 
         raise EmptyCorpusError("no input paths given")
     found: list[tuple[str, Path | None]] = []
     for given in paths:
-        text = str(given)
-        if not text.strip():
-            raise IngestError("empty path given")
-        if is_url(text):
-            found.append((text.strip(), None))
-            continue
-        path = Path(text)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                if child.is_file() and child.suffix.lower() in SUFFIXES:
-                    found.append(((path / rel).as_posix(), child))
-        elif path.is_file():
-            if path.suffix.lower() not in SUFFIXES and not _known_content(path):
-                raise IngestError(f"{text}: unsupported file type (use {', '.join(SUFFIXES)})")
-            found.append((path.as_posix(), path))
-        else:
-            raise IngestError(f"{text}: no such file or directory")
-    return found
+        found.extend(_find(given))
+    seen: set[str] = set()  # a file named twice (or in two folders given) is read once
+    unique = []
+    for source, path in found:
+        key = source if path is None else str(path.resolve())
+        if key not in seen:
+            seen.add(key)
+            unique.append((source, path))
+    return unique
+
+
+def _find(given: str | os.PathLike[str]) -> list[tuple[str, Path | None]]:
+    """The files (or the address) one given path stands for."""
+    text = str(given)
+    if not text.strip():
+        raise IngestError("empty path given")
+    if is_url(text):
+        return [(text.strip(), None)]
+    path = Path(text)
+    if path.is_dir():
+        return [((path / child.relative_to(path)).as_posix(), child)
+                for child in sorted(path.rglob("*"))
+                if not any(part.startswith(".") for part in child.relative_to(path).parts)
+                and child.is_file() and child.suffix.lower() in SUFFIXES]
+    if not path.is_file():
+        raise IngestError(f"{text}: no such file or directory")
+    if path.suffix.lower() not in SUFFIXES and not _known_content(path):
+        raise IngestError(f"{text}: unsupported file type (use {', '.join(SUFFIXES)})")
+    return [(path.as_posix(), path)]
 
 
 def _known_content(path: Path) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,10 +179,12 @@ class Index:
         return self.answerer(question, hits, query=query)
 
     def add(self, paths: Sequence[str | os.PathLike[str]], *,
-            extracted: Mapping[str, Extracted] | None = None) -> Index:
+            extracted: Mapping[str, Extracted] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Index:
         """Add (or refresh) the articles in `paths` (files, folders, http(s) addresses);
         only new text is embedded. Addresses already in the index are not fetched again
-        unless named in `paths`; `extracted` holds sources already read (see `read_sources`).
+        unless named in `paths`; `extracted` holds sources already read (see `read_sources`);
+        `progress(done, total)` follows the embedding of new passages.
 
         The index on disk is replaced atomically and this object is updated in place.
         """
@@ -190,7 +192,8 @@ class Index:
         kept = {k: v for k, v in self._kept_addresses().items() if k not in named}
         return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
                                    embedder=self.embedder, vector_cache=self._vectors_by_text(),
-                                   extracted={**kept, **(extracted or {})}, **self._settings()))
+                                   extracted={**kept, **(extracted or {})}, progress=progress,
+                                   **self._settings()))
 
     def remove(self, sources: Sequence[str]) -> Index:
         """Drop the articles of these source files (path as given, file name or stem)."""
