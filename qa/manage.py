@@ -209,8 +209,11 @@ class Manager:
                               f"{', '.join(formats.SUFFIXES)})")
         digest = hashlib.sha256(data).hexdigest()
         target = self.uploads / digest[:16] / name
-        articles = extract(str(target), data, name=name, stem=Path(name).stem,
-                           options=self._read_options(), limits=self._sandbox())
+        try:
+            articles = extract(str(target), data, name=name, stem=Path(name).stem,
+                               options=self._read_options(), limits=self._sandbox())
+        except IngestError as exc:  # name the file as it was given, not where it would be kept
+            raise IngestError(str(exc).replace(str(target), name)) from None
         _write_new(target, data)
         stat = target.stat()
         info = SourceFile(source=str(target), path=str(target.resolve()), sha256=digest,
