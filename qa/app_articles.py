@@ -262,9 +262,9 @@ def _endpoints(handlers: ArticleHandlers, live: LiveIndex) -> None:
 
 
 CSS = """
-.qa-articles {width: 100%; border-collapse: collapse; font-size: .9rem;}
-.qa-articles th, .qa-articles td {text-align: left; padding: .3rem .5rem;
-  border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
+.qa-articles {width: 100%; border-collapse: collapse; font-size: .9rem; border: none !important;}
+.qa-articles th, .qa-articles td {text-align: left; padding: .3rem .5rem; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top;}
 .qa-articles td.qa-num {text-align: right; font-variant-numeric: tabular-nums;}
 .qa-articles-count {color: var(--body-text-color-subdued); font-size: .85rem; margin: .3rem 0;}
 #qa-articles-table {max-height: 420px; overflow-y: auto;}
