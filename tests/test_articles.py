@@ -97,3 +97,14 @@ def test_addresses_in_the_index_are_kept_without_fetching_again(
     assert index.article("snap").text.startswith("A snapshot")
     assert not store.changed_sources(index.manifest)  # an address is a snapshot, never stale
     assert json.loads((target / store.MANIFEST).read_text())["counts"]["articles"] == 11
+
+
+def test_eval_checks_citations_against_the_kept_text(mixed_index: qa.Index) -> None:
+    from qa.evaluate import ArticleTexts, Question, evaluate_mode
+
+    questions = [Question(f.question, (f.expected,), source=f.file) for f in stories.FACTS]
+    report = evaluate_mode(mixed_index, questions, "hybrid")
+    assert report.citation_validity == 1.0  # web pages and PDFs are not their files' bytes
+    texts = ArticleTexts(mixed_index)
+    assert texts.get("anything", "bridge") == stories.BRIDGE.text
+    assert ArticleTexts().get(str(Path(mixed_index.manifest["sources"][0]["path"]))) is not None
