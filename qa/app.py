@@ -312,7 +312,7 @@ def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
     with gr.Blocks(title="qa: ask the articles", analytics_enabled=False) as demo:
         page: dict[str, Any] = {"demo": demo, "settings": gr.State(dict(DEFAULT_SETTINGS)),
                                 "turns": gr.BrowserState([], storage_key=key, secret=secret)}
-        gr.HTML(render.header_html(index.manifest))
+        header = gr.HTML(render.header_html(index.manifest))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 page["chat"], page["box"], page["send"], page["clear"] = _chat_column(
@@ -323,7 +323,7 @@ def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
         _wire(handlers, page, controls)
         config = manage or ManageConfig()
         app_articles.articles_view(
-            demo, live, Manager(live, config), controls=not config.read_only,
+            demo, live, Manager(live, config), controls=not config.read_only, header=header,
             refusal=lambda: refusal(read_only=config.read_only, host=demo.server_name,
                                     auth=demo.auth))
         engine = {"concurrency_limit": CONCURRENCY, "concurrency_id": ENGINE}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from . import articles as stored_articles
-from . import formats
+from . import formats, render
 from .errors import QAError
 from .manage import Change, Manager
 
@@ -88,6 +88,10 @@ class ArticleHandlers:
         """On page load: the table and the remove picker as the index is now, and the
         controls shown only where a change would be allowed."""
         return self.table(), self.choices(), gr.update(visible=self.refusal() is None)
+
+    def header(self) -> str:
+        """The page header with the counts of the index served now."""
+        return render.header_html(self.live.current().manifest)
 
     def choices(self) -> Any:
         """The remove picker's choices: every source of the index, by name."""
@@ -197,7 +201,7 @@ def remove_endpoint(handlers: ArticleHandlers) -> Callable[..., dict[str, Any]]:
     return remove
 
 
-def _controls(handlers: ArticleHandlers, search: Any, table: Any) -> None:
+def _controls(handlers: ArticleHandlers, search: Any, table: Any, header: Any) -> Any:
     """Upload, addresses, progress and removal: only where the corpus may change."""
     with gr.Row(equal_height=False):
         upload = gr.File(label="Add files", file_count="multiple", type="filepath",
@@ -213,16 +217,21 @@ def _controls(handlers: ArticleHandlers, search: Any, table: Any) -> None:
         remove = gr.Button("Remove", variant="stop", elem_id="qa-remove", scale=1)
     private: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1,
                                "concurrency_id": MANAGE}
-    add.click(handlers.add, [upload, addresses, search], [status, table, picked, upload,
-                                                          addresses], show_progress="hidden",
-              api_name="page_add", **private)
-    remove.click(handlers.remove, [picked, search], [status, table, picked],
-                 show_progress="minimal", api_name="page_remove", **private)
+    after: dict[str, Any] = {"fn": handlers.header, "inputs": None, "outputs": header,
+                             "queue": False, "api_visibility": "private"}
+    added = add.click(handlers.add, [upload, addresses, search],
+                      [status, table, picked, upload, addresses], show_progress="hidden",
+                      api_name="page_add", **private)
+    removed = remove.click(handlers.remove, [picked, search], [status, table, picked],
+                           show_progress="minimal", api_name="page_remove", **private)
+    if header is not None:
+        added.then(**after)
+        removed.then(**after)
     return picked
 
 
 def articles_view(demo: gr.Blocks, live: LiveIndex, manager: Manager, refusal: Refusal, *,
-                  controls: bool) -> ArticleHandlers:
+                  controls: bool, header: Any = None) -> ArticleHandlers:
     """The Articles accordion and the management endpoints, inside `demo` being built.
 
     Args:
@@ -231,6 +240,7 @@ def articles_view(demo: gr.Blocks, live: LiveIndex, manager: Manager, refusal: R
         manager: what adds and removes articles.
         refusal: why a change is refused right now (None: allowed); checked on every call.
         controls: show the add and remove controls (not on a read-only server).
+        header: the page header, whose counts follow each change.
     """
     handlers = ArticleHandlers(live, manager, refusal)
     with gr.Accordion("Articles", open=False, elem_id="qa-articles"):
@@ -240,9 +250,11 @@ def articles_view(demo: gr.Blocks, live: LiveIndex, manager: Manager, refusal: R
         search.change(handlers.table, search, table, queue=False, api_visibility="private")
         if controls:
             with gr.Column(elem_id="qa-manage") as box:
-                picked = _controls(handlers, search, table)
+                picked = _controls(handlers, search, table, header)
             demo.load(handlers.refresh, None, [table, picked, box], queue=False,
                       api_visibility="private")
+            if header is not None:
+                demo.load(handlers.header, None, header, queue=False, api_visibility="private")
         else:
             demo.load(handlers.table, None, table, queue=False, api_visibility="private")
     _endpoints(handlers, live)

@@ -73,6 +73,7 @@ def test_upload_ask_cite_the_page_and_remove(browser: Any, managed_url: str,  # 
         assert any("Reading bridge.html" in s for s in seen)
         assert any("Embedding" in s and "new passages" in s for s in seen)
         assert "4 of 4 articles" in view.inner_text() and "pdf" in view.inner_text()
+        page.wait_for_selector(".qa-corpus >> text=/^4 articles/")  # the header follows
         assert "Glass bridge opens over the Tarven gorge" in view.inner_text()
         shoot(chat, tmp_path, "articles.png", view)
         page.fill("#qa-articles-search input, #qa-articles-search textarea", "osterbeck")
