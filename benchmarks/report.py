@@ -22,6 +22,7 @@ from sections import (  # noqa: E402
     quality_section,
     size_section,
 )
+from sections_ingest import ingest_section  # noqa: E402
 from sections_scale import encoder_section, scale_section  # noqa: E402
 
 PAGE = DOCS / "benchmarks.md"
@@ -166,7 +167,7 @@ def summary(r: dict[str, Result]) -> list[str]:
 def write_report() -> Path:
     """Write docs/benchmarks.md (and the plots) from whatever results exist."""
     results = {n: load(n) for n in ("build", "latency", "coldstart", "quality", "encoder",
-                                    "scale")}
+                                    "scale", "ingest")}
     usable = {n: r for n, r in results.items() if r and "skipped" not in r}
     DOCS.mkdir(parents=True, exist_ok=True)
     if not usable:
@@ -177,7 +178,8 @@ def write_report() -> Path:
     sections = [("build", build_section), ("latency", latency_section),
                 ("coldstart", coldstart_section), ("quality", quality_section),
                 ("encoder", encoder_section),
-                ("scale", lambda r: scale_section(r, usable.get("build"), usable.get("latency")))]
+                ("scale", lambda r: scale_section(r, usable.get("build"), usable.get("latency"))),
+                ("ingest", ingest_section)]
     for name, section in sections:
         if name in usable:
             lines += section(usable[name])

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHES = ("build", "latency", "coldstart", "quality", "encoder", "scale")
+BENCHES = ("build", "latency", "coldstart", "quality", "encoder", "scale", "ingest")
 """In this order: build writes the BBC index and caches its vectors for the others, and
 scale times adding an article against that build."""
 

@@ -196,7 +196,8 @@ class ExtractiveAnswerer:
 def _citations(cands: Sequence[_Sentence], chosen: Sequence[int]) -> tuple[Citation, ...]:
     return tuple(
         Citation(n=n, quote=cands[i].text, source=cands[i].hit.source, title=cands[i].hit.title,
-                 date=cands[i].hit.date, start=cands[i].start, end=cands[i].end, hit=cands[i].hit)
+                 date=cands[i].hit.date, start=cands[i].start, end=cands[i].end, hit=cands[i].hit,
+                 url=cands[i].hit.url, page=cands[i].hit.page)
         for n, i in enumerate(chosen, start=1))
 
 

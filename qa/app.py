@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import gradio as gr
 
-from . import render
+from . import app_articles, render
 from .config import MODES
 from .errors import QAError
 from .live import LiveIndex
+from .manage import ManageConfig, Manager, refusal
 
 if TYPE_CHECKING:
     from .index import Index
@@ -293,11 +294,14 @@ def _wire(handlers: ChatHandlers, page: dict[str, Any], controls: list[Any]) -> 
                       queue=False, **private)
 
 
-def build_app(index: Index) -> gr.Blocks:
-    """The chat page for `index`, with its `/ask` and `/search` API endpoints.
+def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
+    """The chat page for `index`, with its `/ask` and `/search` API endpoints, and its
+    Articles view with `/articles`, `/add` and `/remove` (see `qa.app_articles`).
 
     Args:
         index: the loaded index; its model is loaded once and shared by every session.
+        manage: whether and how the page may add and remove articles (default: it may,
+            when served on a loopback address or with a login; see `qa.manage`).
 
     Returns:
         The Gradio app, not yet launched: start it with `launch` (or `serve`).
@@ -308,7 +312,7 @@ def build_app(index: Index) -> gr.Blocks:
     with gr.Blocks(title="qa: ask the articles", analytics_enabled=False) as demo:
         page: dict[str, Any] = {"demo": demo, "settings": gr.State(dict(DEFAULT_SETTINGS)),
                                 "turns": gr.BrowserState([], storage_key=key, secret=secret)}
-        gr.HTML(render.header_html(index.manifest))
+        header = gr.HTML(render.header_html(index.manifest))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 page["chat"], page["box"], page["send"], page["clear"] = _chat_column(
@@ -317,12 +321,18 @@ def build_app(index: Index) -> gr.Blocks:
             with gr.Column(scale=2):
                 page["sources"], page["copy"] = _sources_column()
         _wire(handlers, page, controls)
+        config = manage or ManageConfig()
+        app_articles.articles_view(
+            demo, live, Manager(live, config), controls=not config.read_only, header=header,
+            refusal=lambda: refusal(read_only=config.read_only, host=demo.server_name,
+                                    auth=demo.auth))
         engine = {"concurrency_limit": CONCURRENCY, "concurrency_id": ENGINE}
         gr.api(ask_endpoint(live), api_name="ask", **engine)  # type: ignore[arg-type]
         gr.api(search_endpoint(live), api_name="search", **engine)  # type: ignore[arg-type]
         gr.api(stream_function(live), api_name="ask_stream", api_visibility="undocumented",
                **engine)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    demo.qa_upload_bytes = (manage or ManageConfig()).limits.file_bytes  # type: ignore[attr-defined]
     return demo
 
 
@@ -353,7 +363,8 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860,
             server_name=host, server_port=port, auth=auth, share=False, mcp_server=mcp,
             prevent_thread_lock=True, quiet=quiet, ssr_mode=False, pwa=False,
             enable_monitoring=False, run_history=False, footer_links=["api", "settings"],
-            theme=theme(), css=render.CSS, js=render.JS)
+            theme=theme(), css=render.CSS + app_articles.CSS, js=render.JS,
+            max_file_size=getattr(demo, "qa_upload_bytes", None))
     except OSError as exc:
         raise QAError(f"cannot serve on {host}:{port} ({exc}); try --port") from None
     if mcp and demo.mcp_error:
@@ -380,7 +391,8 @@ def share_cores(concurrency: int) -> int:
 
 
 def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860,
-          auth: tuple[str, str] | None = None, mcp: bool = False) -> None:
+          auth: tuple[str, str] | None = None, mcp: bool = False,
+          manage: ManageConfig | None = None) -> None:
     """Serve the chat for `index` until interrupted, printing its address (for `qa serve`).
 
     Args:
@@ -389,14 +401,16 @@ def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860,
         port: port to listen on.
         auth: (user, password) required to open the page.
         mcp: also serve the `ask` and `search` MCP tools.
+        manage: whether and how the page may add and remove articles.
     """
     share_cores(CONCURRENCY)
-    demo = build_app(index)
+    demo = build_app(index, manage=manage)
     url = launch(demo, host=host, port=port, auth=auth, mcp=mcp)
     counts = index.manifest["counts"]
     print(f"qa: chat on {counts['articles']} articles ({counts['passages']} passages) "
           f"at {url}", flush=True)
     if mcp:
-        print(f"qa: MCP tools `ask` and `search` at {url.rstrip('/')}/gradio_api/mcp/", flush=True)
+        print(f"qa: MCP tools `ask`, `search`, `articles`, `add` and `remove` at "
+              f"{url.rstrip('/')}/gradio_api/mcp/", flush=True)
     print("qa: press Ctrl+C to stop", flush=True)
     demo.block_thread()

@@ -11,9 +11,19 @@ from typing import TYPE_CHECKING, Any
 from . import dense as dense_types
 from . import retrieve, store
 from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
-from .corpus import SPLIT_VERSION, SourceFile, read_corpus, split_article, split_corpus
+from .corpus import (
+    SPLIT_VERSION,
+    Corpus,
+    Extracted,
+    SourceFile,
+    read_corpus,
+    split_article,
+    split_corpus,
+)
 from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
+from .fetch import is_url
+from .formats import ReadOptions
 from .schema import Article, Passage
 from .sentences import SentenceIndex, encode_passages, passage_spans
 
@@ -52,11 +62,43 @@ def _refuse_foreign_dir(path: Path) -> None:
         raise QAError(f"{path} exists and is not a qa index; refusing to overwrite it")
 
 
-def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
+def read_sources(sources: Sequence[str | os.PathLike[str]],
+                 index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, skip_bad: bool = False,
+                 read: ReadOptions | None = None, extracted: Mapping[str, Extracted] | None = None,
+                 force: bool = False) -> Corpus:
+    """Read `sources` (files, folders, http(s) addresses) as `build` does.
+
+    A file unchanged since the index in `index_dir` was built (by this qa version, with
+    the same text column) is not extracted again: its stored articles are used. Sources in
+    `extracted` (by resolved path or address) are not read again either; other addresses
+    are fetched.
+    """
+    read = read or ReadOptions()
+    known = {} if force else _previous_extractions(Path(index_dir), read)
+    known.update(extracted or {})
+    return read_corpus(sources, skip_bad=skip_bad, options=read, known=known)
+
+
+def _previous_extractions(path: Path, read: ReadOptions) -> dict[str, Extracted]:
+    from .articles import extractions
+
+    try:
+        manifest = store.read_manifest(path)
+    except (QAError, OSError):
+        return {}
+    if manifest.get("qa_version") != store.qa_version() or \
+            manifest["settings"].get("text_column", "text") != read.text_column:
+        return {}
+    return {k: v for k, v in extractions(path, manifest).items() if not is_url(k)}
+
+
+def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
+          index_dir: str | os.PathLike[str] = DEFAULT_INDEX,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None,
-          vector_cache: Mapping[str, np.ndarray] | None = None) -> Index:
+          vector_cache: Mapping[str, np.ndarray] | None = None, read: ReadOptions | None = None,
+          extracted: Mapping[str, Extracted] | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
     An existing index built from the same sources and settings is loaded instead of
@@ -64,7 +106,8 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
     passages are reused. The write is atomic: a failed build leaves the old index.
 
     Args:
-        sources: files and folders of .txt, .md or .jsonl articles.
+        sources: files and folders of articles (.txt, .md, .jsonl, .html, .pdf, feeds,
+            .csv, .tsv, .parquet), http(s) addresses, or a `Corpus` from `read_sources`.
         index_dir: where the index is saved.
         model: sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2).
         chunk: passage splitting settings.
@@ -80,18 +123,23 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         vector_cache: vectors already computed with this model and backend, keyed by the
             exact text embedded (`embedding_text`); used instead of reading the vectors
             of the index being replaced (`Index.add` passes the ones it holds).
+        read: the text column of tables and the limits on reading a source.
+        extracted: sources already read, by resolved path or address (see `read_sources`).
     """
+    read = read or ReadOptions()
     path = Path(index_dir)
     given = getattr(embedder, "backend", None)
     name = model or (embedder.name if embedder else DEFAULT_MODEL)
     config = BuildConfig(model=name, chunk=chunk or ChunkConfig(), index_type=index_type,
-                         backend=backend or given or default_backend(name))
+                         backend=backend or given or default_backend(name),
+                         text_column=read.text_column)
     dense_types.resolve(index_type, 0)
     if embedder is not None and embedder.name != config.model:
         raise IndexMismatchError(f"embedder is {embedder.name!r} but model {config.model!r} was asked")
     if given is not None and given != config.backend:
         raise IndexMismatchError(f"embedder runs on {given!r} but backend {config.backend!r} was asked")
-    corpus = read_corpus(sources, skip_bad=skip_bad)
+    corpus = sources if isinstance(sources, Corpus) else read_sources(
+        sources, path, skip_bad=skip_bad, read=read, extracted=extracted, force=force)
     reason = "forced" if force else store.rebuild_reason(path, corpus.files, config.fingerprint())
     if reason is None:
         logger.info("index in %s is up to date", path)
@@ -112,8 +160,7 @@ def build(sources: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLik
         known = _known_vectors(path, previous, config)
     spans = [passage_spans(p, t) for p, t in zip(passages, texts, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
-    return _write(path, config, embedder, corpus.files, len(corpus.articles), passages, vectors,
-                  blocks)
+    return _write(path, config, embedder, corpus, passages, vectors, blocks)
 
 
 def _file_source(source: str, files: set[str] | dict[str, Any]) -> str | None:
@@ -253,12 +300,15 @@ def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int
     return vectors, blocks
 
 
-def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[SourceFile],
-           articles: int, passages: list[Passage], vectors: np.ndarray,
+def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
+           passages: list[Passage], vectors: np.ndarray,
            blocks: Sequence[np.ndarray]) -> Index:
     import numpy as np
 
+    from .articles import ARTICLES, format_counts, write_articles
     from .index import Index
+
+    files = {f.source: f for f in corpus.files}
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
@@ -267,11 +317,14 @@ def _write(path: Path, config: BuildConfig, embedder: Any, files: Sequence[Sourc
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)
         sentence_index.save(tmp)
+        write_articles(tmp / ARTICLES, ((_file_source(a.source, files) or a.source, a)
+                                        for a in corpus.articles))
         if exact is not None:
             np.save(tmp / VECTORS_FILE, vectors)
         manifest = store.make_manifest(tmp, settings=config.fingerprint(),
-                                       dimension=embedder.dimension, files=files,
-                                       passages=len(passages), articles=articles, faiss_type=kind)
+                                       dimension=embedder.dimension, files=corpus.files,
+                                       passages=len(passages), articles=len(corpus.articles),
+                                       faiss_type=kind, formats=format_counts(corpus.articles))
         store.write_json(tmp / store.MANIFEST, manifest)
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
                  embedder=embedder, sentences=sentence_index, exact=exact)

@@ -20,6 +20,9 @@ T = TypeVar("T")
 IndexOpt = Annotated[str, typer.Option("--index", "-i", help="Index directory.",
                                        envvar="QA_INDEX")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+TextColumnOpt = Annotated[str, typer.Option(
+    help="Column of .csv/.tsv/.parquet tables that holds the article text.",
+    envvar="QA_TEXT_COLUMN")]
 
 
 class IndexTypeChoice(str, Enum):
@@ -89,7 +92,9 @@ def hide_loading_bars() -> None:
 
 @app.command()
 def build(
-    paths: Annotated[list[str], typer.Argument(help="Files or folders of .txt, .md, .jsonl.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="Files, folders or http(s) addresses: .txt .md .jsonl .html .pdf, RSS/Atom feeds, "
+             ".csv .tsv .parquet.")],
     index: IndexOpt = "embeddings",
     model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.",
                                               envvar="QA_MODEL")] = None,
@@ -112,15 +117,16 @@ def build(
         "--ray-address", envvar="QA_RAY_ADDRESS",
         help="Ray cluster for --ray (implies it): 'local', 'auto' or ray://HEAD:10001.",
     )] = None,
+    text_column: TextColumnOpt = "text",
 ) -> None:
     """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
     from tqdm import tqdm
 
     from . import store
     from .builder import build as build_index
-    from .builder import onnx_cache
+    from .builder import onnx_cache, read_sources
     from .config import DEFAULT_MODEL, BuildConfig, ChunkConfig, default_backend
-    from .corpus import read_corpus
+    from .formats import ReadOptions
 
     if skip_bad:
         logging.getLogger("qa").setLevel(logging.WARNING)
@@ -131,8 +137,9 @@ def build(
     ray = ray or ray_address is not None
     encoder = backend.value if backend else default_backend(model)
     settings = BuildConfig(model=model or DEFAULT_MODEL, chunk=chunk, index_type=index_type.value,
-                           backend=encoder).fingerprint()
-    corpus = run(lambda: read_corpus(paths, skip_bad=skip_bad))
+                           backend=encoder, text_column=text_column).fingerprint()
+    read = ReadOptions(text_column=text_column)
+    corpus = run(lambda: read_sources(paths, index, skip_bad=skip_bad, read=read, force=force))
     for problem in corpus.skipped:
         typer.echo(f"warning: skipped {problem}", err=True)
     from pathlib import Path
@@ -158,7 +165,7 @@ def build(
 
         embedder = RayEncoder(model, address=ray_address or "local", backend=encoder,
                               cache_dir=graphs)
-    built = run(lambda: build_index(paths, index, model, chunk=chunk, force=force,
+    built = run(lambda: build_index(corpus, index, model, chunk=chunk, force=force, read=read,
                                     index_type=index_type.value, backend=encoder,
                                     skip_bad=skip_bad, progress=progress, embedder=embedder))
     bar.close()
@@ -194,9 +201,15 @@ def search(
     if not hits:
         typer.echo("no matching passages")
     for h in hits:
-        typer.echo(f"{h.rank}. {h.title} ({h.date or 'undated'}) {h.source} [{h.start}:{h.end}]"
-                   f"  score {h.score:.4f}")
+        typer.echo(f"{h.rank}. {h.title} ({h.date or 'undated'}) {_where(h)}  score {h.score:.4f}")
         typer.echo(f"   {h.text}\n")
+
+
+def _where(item: Any) -> str:
+    """Source, page (PDFs), span and own address of a hit or citation, for people."""
+    page = f", page {item.page}" if item.page else ""
+    url = f" <{item.url}>" if item.url and item.url != item.source else ""
+    return f"{item.source}{page} [{item.start}:{item.end}]{url}"
 
 
 @app.command()
@@ -216,12 +229,12 @@ def ask(
         return
     typer.echo(answer.text + "\n")
     for c in answer.citations:
-        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}) {c.source} [{c.start}:{c.end}]")
+        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}) {_where(c)}")
         typer.echo(f"    “{c.quote}”")
     if answer.abstained:
         typer.echo("Related reading:")
         for h in answer.hits[:3]:
-            typer.echo(f"  - {h.title} ({h.date or 'undated'}) {h.source} [{h.start}:{h.end}]")
+            typer.echo(f"  - {h.title} ({h.date or 'undated'}) {_where(h)}")
 
 
 @app.command()
@@ -241,15 +254,19 @@ def info(index: IndexOpt = "embeddings", as_json: JsonOpt = False) -> None:
     typer.echo(f"model:    {manifest['model']['name']} ({manifest['model']['dimension']}-d)")
     typer.echo(f"settings: {json.dumps(manifest['settings'])}")
     typer.echo(f"corpus:   {c['files']} files, {c['articles']} articles, {c['passages']} passages")
+    if c.get("formats"):
+        typer.echo("formats:  " + ", ".join(f"{n} {kind}" for kind, n in c["formats"].items()))
     typer.echo("status:   " + ("stale: " + ", ".join(stale) if stale else "up to date"))
 
 
 @app.command()
 def add(
-    paths: Annotated[list[str], typer.Argument(help="Files or folders to add or refresh.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="Files, folders or http(s) addresses to add or refresh.")],
     index: IndexOpt = "embeddings",
 ) -> None:
-    """Add articles to an existing index, embedding only new text.  Example: qa add new.md"""
+    """Add articles to an existing index, embedding only new text.
+    Example: qa add new.md report.pdf https://example.org/feed.xml"""
     _update(index, lambda idx: idx.add(paths))
 
 
@@ -278,15 +295,33 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     auth: Annotated[str | None, typer.Option(help="USER:PASS required to log in.")] = None,
     mcp: Annotated[bool, typer.Option("--mcp", help="Also serve ask/search as MCP tools.")] = False,
+    read_only: Annotated[bool, typer.Option(
+        "--read-only", help="No adding or removing articles from the page or the API.")] = False,
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest uploaded file or "
+                                                 "fetched address, in MB.")] = 50,
+    max_request_mb: Annotated[float, typer.Option(min=0.001, help="Most MB of files in one "
+                                                  "add request.")] = 200,
+    max_pdf_pages: Annotated[int, typer.Option(min=1, help="Largest PDF accepted, in "
+                                               "pages.")] = 500,
+    uploads: Annotated[str | None, typer.Option(help="Folder for uploaded files (default: "
+                                                "INDEX-uploads beside the index).")] = None,
 ) -> None:
-    """Serve the chat page (http://127.0.0.1:7860 by default)."""
+    """Serve the chat page (http://127.0.0.1:7860 by default). Its Articles view adds and
+    removes articles when bound to 127.0.0.1 or run with --auth, unless --read-only."""
+    from pathlib import Path
+
     from .app import serve as serve_app
+    from .manage import ManageConfig, UploadLimits
 
     if auth is not None and ":" not in auth:
         raise fail("--auth takes USER:PASS", 2)
     credentials = tuple(auth.split(":", 1)) if auth else None
+    limits = UploadLimits(file_bytes=int(max_upload_mb * 2**20),
+                          request_bytes=int(max_request_mb * 2**20), pdf_pages=max_pdf_pages)
+    manage = ManageConfig(read_only=read_only, limits=limits,
+                          uploads=Path(uploads) if uploads else None)
     idx = _load(index)
-    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp))
+    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp, manage=manage))
 
 
 class EvalMode(str, Enum):

@@ -59,6 +59,7 @@ class BuildConfig:
         backend: the encoder: "onnx-int8" (default: ONNX Runtime, int8 weights), "onnx"
             (ONNX Runtime, float32) or "torch" (sentence-transformers on PyTorch).
         batch_size: passages per encoder batch.
+        text_column: the column of CSV, TSV and Parquet tables that holds the text.
     """
 
     model: str = DEFAULT_MODEL
@@ -67,14 +68,16 @@ class BuildConfig:
     index_type: str = "auto"
     backend: str = DEFAULT_BACKEND
     batch_size: int = 64
+    text_column: str = "text"
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that make two builds differ (batch size does not)."""
         from .corpus import SPLIT_VERSION
 
+        column = {} if self.text_column == "text" else {"text_column": self.text_column}
         return {"model": self.model, "chunk": asdict(self.chunk), "embed_title": self.embed_title,
                 "index_type": self.index_type, "backend": self.backend,
-                "split_version": SPLIT_VERSION}
+                "split_version": SPLIT_VERSION, **column}
 
 
 Fusion = Literal["convex", "rrf"]

@@ -153,13 +153,21 @@ def first_gold_rank(hits: Sequence[Hit], q: Question) -> int | None:
 
 
 class ArticleTexts:
-    """Original article texts by source, each file read once, to check citations against."""
+    """Article texts to check citations against: the extracted text the index keeps (any
+    format), else the original file read from disk (each file read once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: Any = None) -> None:
         self._files: dict[str, list[str] | None] = {}
+        self._index = index
 
-    def get(self, source: str) -> str | None:
-        """The text of the article at `source` ("file" or "file.jsonl:line"), or None."""
+    def get(self, source: str, article_id: str | None = None) -> str | None:
+        """The text of the article `article_id` as indexed, else of the article at `source`
+        ("file" or "file.jsonl:line") on disk, or None."""
+        if self._index is not None and article_id is not None:
+            try:
+                return str(self._index.article(article_id).text)
+            except (KeyError, AttributeError):  # not kept (an older index), or no such method
+                pass
         path, _, line = source.rpartition(":")
         if not (path and line.isdigit()):
             path, line = source, ""
@@ -185,7 +193,7 @@ class ArticleTexts:
 def citations_valid(answer: Answer, texts: ArticleTexts) -> bool:
     """Every quote equals the original article text at its span, and sits in its passage."""
     for c in answer.citations:
-        original = texts.get(c.source)
+        original = texts.get(c.source, c.hit.article_id)
         in_passage = c.hit.start <= c.start < c.end <= c.hit.end and \
             c.hit.text[c.start - c.hit.start : c.end - c.hit.start] == c.quote
         if not in_passage or (original is not None and original[c.start : c.end] != c.quote):
@@ -307,7 +315,7 @@ def evaluate_mode(index: Index, questions: Sequence[Question], mode: str,
         label: the name of the report (default: the mode).
         progress: called as progress(done, total) after each question.
     """
-    texts = ArticleTexts()
+    texts = ArticleTexts(index)
     tally = _Tally(ks)
     for n, q in enumerate(questions, start=1):
         t0 = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +13,13 @@ from .config import MODES, Mode, SearchConfig
 from .embed import Embedder
 from .errors import EmptyCorpusError, QAError, QuestionError
 from .rerank import FirstStage
-from .schema import Answer, Hit, Passage
+from .schema import Answer, Article, Hit, Passage
 from .sentences import SentenceIndex
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from .corpus import Extracted
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +180,7 @@ class Index:
         p = self.passages[i]
         return Hit(text=p.text, score=float(score), source=p.source, title=p.title, date=p.date,
                    start=p.start, end=p.end, passage_id=p.id, article_id=p.article_id, rank=rank,
-                   dense_score=dense, bm25_score=bm25)
+                   dense_score=dense, bm25_score=bm25, url=p.url, page=p.page)
 
     def ask(self, question: str, *, history: Sequence[str | tuple[str, str]] | None = None,
             k: int = 5, mode: Mode = "hybrid", sources: Sequence[str] | None = None,
@@ -201,14 +203,21 @@ class Index:
                             allowed=self.filter_mask(sources, date_from, date_to))
         return self.answerer(question, hits, query=query)
 
-    def add(self, paths: Sequence[str | os.PathLike[str]]) -> Index:
-        """Add (or refresh) the articles in `paths`; only new text is embedded.
+    def add(self, paths: Sequence[str | os.PathLike[str]], *,
+            extracted: Mapping[str, Extracted] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Index:
+        """Add (or refresh) the articles in `paths` (files, folders, http(s) addresses);
+        only new text is embedded. Addresses already in the index are not fetched again
+        unless named in `paths`; `extracted` holds sources already read (see `read_sources`);
+        `progress(done, total)` follows the embedding of new passages.
 
         The index on disk is replaced atomically and this object is updated in place.
         """
-
+        named = {str(p).strip() for p in paths}
+        kept = {k: v for k, v in self._kept_addresses().items() if k not in named}
         return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
                                    embedder=self.embedder, vector_cache=self._vectors_by_text(),
+                                   extracted={**kept, **(extracted or {})}, progress=progress,
                                    **self._settings()))
 
     def remove(self, sources: Sequence[str]) -> Index:
@@ -224,7 +233,25 @@ class Index:
         if not keep:
             raise EmptyCorpusError("removing these sources would leave the index empty")
         return self._replace(build(keep, self.path, self.model, embedder=self.embedder,
-                                   vector_cache=self._vectors_by_text(), **self._settings()))
+                                   vector_cache=self._vectors_by_text(),
+                                   extracted=self._kept_addresses(), **self._settings()))
+
+    def _kept_addresses(self) -> dict[str, Extracted]:
+        """The addresses in the index with the articles read from them, not to fetch again."""
+        from .articles import extractions
+
+        return extractions(self.path, self.manifest, addresses_only=True)
+
+    def article(self, article_id: str) -> Article:
+        """The article `article_id` as indexed: its whole extracted text (which every
+        passage's and citation's start/end point into), title, date, url and PDF pages.
+
+        Raises:
+            KeyError: no such article, or an index built before articles were kept.
+        """
+        from .articles import stored
+
+        return stored(self)[article_id]
 
     def _vectors_by_text(self) -> dict[str, Any]:
         """The vectors this index holds, by the text they embed, for an update to re-use."""
@@ -244,11 +271,13 @@ class Index:
 
     def _settings(self) -> dict[str, Any]:
         from .config import ChunkConfig
+        from .formats import ReadOptions
 
         settings = self.manifest["settings"]
         return {"chunk": ChunkConfig(**settings["chunk"]),
                 "index_type": settings.get("index_type", "auto"),
-                "backend": settings.get("backend", "torch")}
+                "backend": settings.get("backend", "torch"),
+                "read": ReadOptions(text_column=settings.get("text_column", "text"))}
 
     def _replace(self, other: Index) -> Index:
         self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]

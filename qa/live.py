@@ -68,6 +68,12 @@ class LiveIndex:
         logger.info("reloaded %s: %d passages", self._index.path, len(fresh))
         self._index, self._stamp = fresh, stamp
 
+    def swap(self, index: Index) -> None:
+        """Serve `index` from now on (an update of the same directory, already on disk);
+        calls in flight finish on the index they started with."""
+        with self._lock:
+            self._index, self._stamp = index, _stamp(index.path)
+
     def ask(self, question: str, **options: Any) -> Answer:
         return self.current().ask(question, **options)
 

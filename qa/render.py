@@ -23,7 +23,7 @@ EMPTY_SOURCES = ('<div class="qa-sources qa-empty"><div class="qa-sources-head">
                  "<p>The passages that each answer quotes appear here, with the quoted words "
                  "highlighted. Click a [n] in the chat to jump to its passage.</p></div>")
 _HIT_FIELDS = ("text", "score", "source", "title", "date", "start", "end", "passage_id",
-               "dense_score", "bm25_score")
+               "dense_score", "bm25_score", "url", "page")
 
 
 def _hit_record(hit: Hit) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def turn_record(answer: Answer) -> Turn:
         the bot abstained, and a passage is a hit's text, span, scores and id.
     """
     citations = [{"n": c.n, "quote": c.quote, "source": c.source, "title": c.title,
-                  "date": c.date, "start": c.start, "end": c.end, "passage": _hit_record(c.hit)}
+                  "date": c.date, "start": c.start, "end": c.end, "url": c.url, "page": c.page,
+                  "passage": _hit_record(c.hit)}
                  for c in answer.citations]
     related = [_hit_record(h) for h in answer.hits] if answer.abstained else []
     return {"question": answer.question, "text": answer.text, "abstained": answer.abstained,
@@ -56,14 +57,15 @@ def api_record(answer: Answer) -> dict[str, Any]:
             "citations": [{k: v for k, v in c.items() if k != "passage"}
                           | {"passage_id": c["passage"]["passage_id"]}
                           for c in turn["citations"]],
-            "related": [{k: h[k] for k in ("title", "date", "source", "start", "end",
-                                           "passage_id", "text")} for h in turn["related"]]}
+            "related": [{k: h.get(k) for k in ("title", "date", "source", "start", "end",
+                                               "passage_id", "text", "url", "page")}
+                        for h in turn["related"]]}
 
 
 def search_record(hit: Hit) -> dict[str, Any]:
     """A hit as the `/search` endpoint and the MCP `search` tool return it."""
     return {f: getattr(hit, f) for f in ("text", "title", "date", "source", "start", "end",
-                                         "passage_id", "score", "rank")}
+                                         "passage_id", "score", "rank", "url", "page")}
 
 
 def anchor(turn_index: int, n: int) -> str:
@@ -144,16 +146,32 @@ def _scores(passage: dict[str, Any]) -> str:
 
 def _card(label: str, item: dict[str, Any], body: str, *, card_id: str, kind: str) -> str:
     scores = _scores(item.get("passage", item))
-    name = os.path.basename(item["source"].split(":")[0]) or item["source"]
     meta = " · ".join([escape(item["date"] or "undated"),
-                       f'<code title="{escape(item["source"])}">{escape(name)}</code>',
-                       f"characters {item['start']}–{item['end']}"])
+                       f'<code title="{escape(item["source"])}">{escape(source_name(item))}</code>',
+                       *([f"page {int(item['page'])}"] if item.get("page") else []),
+                       f"characters {item['start']}–{item['end']}", *_url_link(item.get("url"))])
     return (f'<article class="qa-card {kind}" id="{card_id}">'
             f'<div class="qa-card-head"><span class="qa-n">{label}</span>'
             f'<span class="qa-title">{escape(item["title"])}</span></div>'
             f'<div class="qa-meta">{meta}</div>'
             f'<blockquote class="qa-passage">{body}</blockquote>'
             f'<div class="qa-score">{escape(scores)}</div></article>')
+
+
+def source_name(item: dict[str, Any]) -> str:
+    """The file name of a source (a JSONL/feed/table source is "FILE:N"), or its address."""
+    source = str(item["source"])
+    if source.lower().startswith(("http://", "https://")):
+        return source
+    return os.path.basename(source.split(":")[0]) or source
+
+
+def _url_link(url: str | None) -> list[str]:
+    """A link to the article's own address: opened only when clicked, never loaded here."""
+    if not url or not str(url).lower().startswith(("http://", "https://")):
+        return []
+    return [f'<a class="qa-url" href="{escape(str(url))}" target="_blank" '
+            f'rel="noopener noreferrer nofollow">{escape(str(url)[:60])}</a>']
 
 
 def citation_cards(turn: Turn, turn_index: int) -> list[str]:
@@ -189,8 +207,10 @@ def copy_text(turn: Turn | None) -> str:
         return ""
     lines = [f"Q: {turn['question']}", f"A: {turn['text']}", ""]
     for c in turn["citations"]:
+        page = f", page {c['page']}" if c.get("page") else ""
+        url = f", {c['url']}" if c.get("url") else ""
         lines.append(f"[{c['n']}] “{c['quote']}” — {c['title']} ({c['date'] or 'undated'}), "
-                     f"{c['source']}, characters {c['start']}–{c['end']}")
+                     f"{c['source']}{page}, characters {c['start']}–{c['end']}{url}")
     return "\n".join(lines).rstrip()
 
 

@@ -16,6 +16,12 @@ class Article:
     date: str | None
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    """The article's own address: canonical link, feed entry link, table column or fetched URL."""
+    format: str = "text"
+    """What it was read from: text, markdown, jsonl, html, pdf, feed, csv, tsv or parquet."""
+    pages: tuple[int, ...] = ()
+    """For a PDF, where each page starts in `text` (page n starts at pages[n - 1])."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,8 @@ class Passage:
     start: int
     end: int
     text: str
+    url: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # A flat record: a comprehension is ~10x faster than dataclasses.asdict here.
@@ -52,6 +60,8 @@ class Hit:
     rank: int = 0
     dense_score: float | None = None
     bm25_score: float | None = None
+    url: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +79,8 @@ class Citation:
     start: int
     end: int
     hit: Hit
+    url: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

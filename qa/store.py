@@ -22,7 +22,7 @@ from .schema import Passage
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
-"""2: sentence vectors (sentences.faiss, sentences.npy) beside the passage vectors."""
+"""2: sentence vectors (sentences.faiss, sentences.npy) and article texts (articles.jsonl)."""
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 FAISS_FILE = "faiss.index"
@@ -46,7 +46,7 @@ def file_sizes(directory: Path) -> dict[str, int]:
 
 def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
                   files: Sequence[SourceFile], passages: int, articles: int,
-                  faiss_type: str) -> dict[str, Any]:
+                  faiss_type: str, formats: dict[str, int] | None = None) -> dict[str, Any]:
     """The manifest describing an index whose other files are already in `directory`."""
     return {
         "format": FORMAT_VERSION,
@@ -55,7 +55,8 @@ def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
         "model": {"name": settings["model"], "dimension": dimension},
         "settings": settings,
         "faiss": {"type": faiss_type},
-        "counts": {"files": len(files), "articles": articles, "passages": passages},
+        "counts": {"files": len(files), "articles": articles, "passages": passages,
+                   **({"formats": formats} if formats else {})},
         "sources": [asdict(f) for f in files],
         "files": file_sizes(directory),
     }
@@ -113,9 +114,12 @@ def _hash(path: Path) -> str:
 
 
 def changed_sources(manifest: dict[str, Any]) -> list[str]:
-    """Sources recorded in the manifest that were since changed or deleted."""
+    """Sources recorded in the manifest that were since changed or deleted (an address is a
+    snapshot taken when it was fetched: it is not checked)."""
     changed = []
     for rec in manifest["sources"]:
+        if rec["path"].startswith(("http://", "https://")):
+            continue
         path = Path(rec["path"])
         try:
             stat = path.stat()

@@ -12,6 +12,7 @@ import pytest
 import qa
 from qa.embed import Embedder, Encoder, make_embedder
 from tests.helpers import build_xss_index
+from tests.stories import write_mixed_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -64,6 +65,20 @@ def index_copy(seed_index: qa.Index, tmp_path: Path) -> Path:
     target = tmp_path / "embeddings"
     shutil.copytree(seed_index.path, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with every format: web page, PDFs, RSS and Atom feeds, CSV and Parquet."""
+    return write_mixed_folder(tmp_path_factory.mktemp("formats") / "mixed")
+
+
+@pytest.fixture(scope="session")
+def mixed_index(mixed_folder: Path, embedder: Encoder,
+                tmp_path_factory: pytest.TempPathFactory) -> qa.Index:
+    """A real index of the mixed folder (read-only: copy it before changing it)."""
+    return qa.build([mixed_folder], tmp_path_factory.mktemp("mixed-index") / "embeddings",
+                    embedder=embedder)
 
 
 @pytest.fixture(scope="session")

@@ -103,7 +103,7 @@ def test_served_on_loopback_with_named_endpoints(served: tuple[gr.Blocks, str],
     assert url.startswith("http://127.0.0.1:")
     assert demo.share is False and demo.analytics_enabled is False
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/ask", "/search"}
+        "/ask", "/search", "/articles", "/add", "/remove"}
 
 
 def test_ask_answers_with_citations(client: Client) -> None:

@@ -137,3 +137,42 @@ def test_add_remove_and_index_type_through_the_cli(tmp_path: Path) -> None:
     assert removed.exit_code == 0 and "1 articles" in removed.output
     missing = runner.invoke(app, ["remove", "nope.txt", "--index", index])
     assert missing.exit_code == 1 and "is a source of this index" in missing.stderr
+
+
+def test_build_a_mixed_folder_and_count_formats(mixed_folder: Path, tmp_path: Path) -> None:
+    index = str(tmp_path / "idx")
+    built = qa_cli("build", str(mixed_folder), "--index", index)
+    assert built.returncode == 0, built.stderr
+    assert "indexed 11 articles" in built.stdout
+    info = runner.invoke(app, ["info", "--index", index])
+    assert "formats:  4 feed, 2 pdf, 2 csv, 2 parquet, 1 html" in info.output
+    again = qa_cli("build", str(mixed_folder), "--index", index)
+    assert "up to date (11 articles)" in again.stdout
+    answer = runner.invoke(app, ["ask", "How much electricity did the Osterbeck wind farm "
+                                        "produce in 2023?", "--index", index])
+    assert "1,870" in answer.output and "osterbeck-report.pdf, page 2 [" in answer.output
+    hits = runner.invoke(app, ["search", "Tarven gorge glass bridge", "-k", "1", "--index", index])
+    assert "bridge.html [" in hits.output and "<https://news.example.org/2024/04/" in hits.output
+
+
+def test_text_column_and_bad_files_are_one_line_errors(tmp_path: Path, mixed_folder: Path) -> None:
+    from tests import stories
+    from tests.writers import write_csv
+
+    table = write_csv(tmp_path / "t.csv", [stories.TRAM], text_column="body")
+    index = str(tmp_path / "idx")
+    refused = qa_cli("build", str(table), "--index", index)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {table}: no 'text' column (columns: id, title, date, url, body, section, "
+        "words); name the "
+        "text column with --text-column"]
+    built = qa_cli("build", str(table), "--index", index, "--text-column", "body")
+    assert built.returncode == 0 and "indexed 1 articles" in built.stdout
+    locked = tmp_path / "locked.pdf"
+    from tests.writers import write_pdf
+
+    write_pdf(locked, [["Nothing to read here."]], password="pw")
+    failed = qa_cli("add", str(locked), "--index", index)
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1
+    assert "encrypted PDF" in failed.stderr

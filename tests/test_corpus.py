@@ -83,14 +83,15 @@ def test_jsonl_records_keep_fields_and_offsets(tmp_path: Path) -> None:
             {"text": "No id or title here. Second sentence."}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     a, b = read_corpus([path]).articles
-    assert (a.id, a.title, a.date, a.meta) == ("a1", "Dam opens", "2024-05-01", {"url": "http://x"})
+    assert (a.id, a.title, a.date, a.meta, a.url) == ("a1", "Dam opens", "2024-05-01", {},
+                                                      "http://x")
     assert a.source.endswith("news.jsonl:1") and b.id == "news:2"
     assert b.title == "No id or title here."
     assert [p.text for p in split_article(a)] == ["A new dam opened.", "It cost $2 billion."]
 
 
 def test_folders_are_walked_recursively_in_order(tmp_path: Path) -> None:
-    for name in ["b/2.txt", "a/1.md", "a/.hidden.txt", "c/skip.pdf"]:
+    for name in ["b/2.txt", "a/1.md", "a/.hidden.txt", "c/skip.docx"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("Some text here.", encoding="utf-8")
     assert [a.id for a in read_corpus([tmp_path]).articles] == ["1", "2"]
@@ -102,7 +103,9 @@ def test_folders_are_walked_recursively_in_order(tmp_path: Path) -> None:
     ("empty.txt", b"   \n", "empty file"),
     ("bad.jsonl", b'{"text": "fine"}\n{not json}\n', "bad.jsonl:2: not valid JSON"),
     ("notext.jsonl", b'{"title": "no text"}\n', "notext.jsonl:1: no \"text\" field"),
-    ("doc.pdf", b"%PDF", "unsupported file type"),
+    ("doc.pdf", b"%PDF-1.4 broken", "doc.pdf: not a readable PDF"),
+    ("doc.docx", b"PK\x03\x04 zipped", "unsupported file type"),
+    ("page.txt", b"\x1f\x8b\x08 gzipped", "page.txt: a compressed archive"),
 ])
 def test_bad_files_name_the_file_and_line(tmp_path: Path, name: str, content: bytes,
                                           message: str) -> None:

@@ -25,7 +25,8 @@ def mcp_served(seed_index: qa.Index) -> Iterator[tuple[str, str]]:
     built: list[gr.Blocks] = []
     real_build = app.build_app
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "build_app", lambda index: built.append(real_build(index)) or built[-1])
+        mp.setattr(app, "build_app", lambda index, **kw: built.append(real_build(index, **kw))
+                   or built[-1])
         mp.setattr(gr.Blocks, "block_thread", lambda self: None)  # return instead of blocking
         mp.setattr(app, "share_cores", lambda concurrency: 1)  # keep torch's threads as they are
         out = io.StringIO()
@@ -54,7 +55,8 @@ def test_serve_prints_page_and_mcp_addresses(mcp_served: tuple[str, str]) -> Non
 def test_tools_are_ask_and_search_with_useful_descriptions(mcp_served: tuple[str, str]) -> None:
     tools = asyncio.run(mcp_session(mcp_served[1], lambda s: s.list_tools())).tools
     by_name = {t.name: t for t in tools}
-    assert set(by_name) == {"ask", "search"}
+    assert set(by_name) == {"ask", "search", "articles", "add", "remove"}
+    assert "sources" in by_name["remove"].inputSchema["properties"]
     ask = by_name["ask"]
     assert "citation" in ask.description and "abstained" in ask.description
     assert ask.inputSchema["required"] == ["question"]
@@ -78,6 +80,13 @@ def test_search_tool(mcp_served: tuple[str, str]) -> None:
     hits = ast.literal_eval(" ".join(c.text for c in result.content if c.type == "text"))
     assert 1 <= len(hits) <= 2 and {"text", "title", "source"} <= set(hits[0])
 
+
+def test_articles_tool_lists_the_corpus(mcp_served: tuple[str, str]) -> None:
+    result = asyncio.run(mcp_session(mcp_served[1], lambda s: s.call_tool("articles", {})))
+    listed = ast.literal_eval(" ".join(c.text for c in result.content if c.type == "text"))
+    assert [a["file"].rsplit("/", 1)[-1] for a in listed] == [
+        "000_ed18d489a2ac6f1b.txt", "001_e2c74f9a2f197b54.txt"]
+    assert {"title", "date", "passages", "format"} <= set(listed[0])
 
 
 def test_mcp_with_auth_is_refused_with_a_message() -> None:
