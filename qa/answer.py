@@ -1,44 +1,57 @@
-"""Extractive answers: quote the sentences that best answer a question, cite each, or abstain."""
+"""Extractive answers: quote the sentence that answers a question, cite it, or abstain.
+
+The sentences of the best-ranked passages are scored by a small logistic model trained on
+tuning data (qa/models/sentences.json; features in SENTENCE_FEATURES: the question's
+cosine with the sentence's stored vector, how much of the question's weight the sentence,
+its neighbour and its passage cover, whether it holds the kind of thing asked for, and the
+passage's rank). A second logistic model (qa/models/answerable.json, ANSWER_FEATURES)
+turns the evidence into the probability that the articles hold the answer at all; below
+its threshold, chosen on tuning data, the bot abstains and lists the closest passages.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import retrieve
+from .features import PASSAGE_FEATURES, Query, Terms, type_match
 from .schema import Answer, Citation, Hit
-from .text import sentences
 
 if TYPE_CHECKING:
     import numpy as np
 
-Encode = Callable[[Sequence[str]], "np.ndarray"]
+    from .models import Models
+    from .rerank import Ranking
 
 ABSTAIN_TEXT = ("I could not find an answer to that in the articles. "
                 "The closest passages are listed as related reading.")
 
+SENTENCE_FEATURES = ("cos", "cos_gap", "cov", "cov_before", "cov_passage", "type", "score_gap",
+                     "rank", "position", "words", "novelty")
+ANSWER_FEATURES = ("score", "margin", "sentence", "sentence_cos", "sentence_cov", "cos",
+                   "sent_cos", "cov_context", "missing", "unknown", "terms", "type",
+                   "rank_dense", "rank_bm25", "rank_sentence", "same_article")
+
 
 @dataclass(frozen=True, slots=True)
 class AnswerConfig:
-    """Knobs of the extractive answerer, calibrated on tests/data/seed_questions.jsonl.
+    """Knobs of the extractive answerer (chosen on tuning data, docs/training.md).
 
     Attributes:
-        passages: how many top hits to quote from.
+        passages: how many top passages to quote from.
         max_sentences: most sentences in an answer.
-        margin: an extra sentence must score within this of the best one...
-        extra_overlap: ...and contain this share of the question's weighted words.
-        min_words: shorter sentences (fragments, bylines) are not quoted.
-        min_confidence: below this the answerer abstains.
+        extra_ratio: a further sentence is quoted when its probability is at least this
+            share of the best sentence's...
+        extra_floor: ...and at least this.
     """
 
     passages: int = 3
-    max_sentences: int = 3
-    margin: float = 0.06
-    extra_overlap: float = 0.5
-    min_words: int = 4
-    min_confidence: float = 0.52
+    max_sentences: int = 2
+    extra_ratio: float = 0.7
+    extra_floor: float = 0.4
 
 
 _FOLLOW_UP = re.compile(
@@ -50,150 +63,166 @@ def _turn_text(turn: str | tuple[str, str] | Sequence[str]) -> str:
     return turn if isinstance(turn, str) else str(turn[0])
 
 
-def retrieval_query(question: str, history: Sequence[str | tuple[str, str]] | None) -> str:
-    """The text to search for: a follow-up question is joined to the previous question.
+def is_follow_up(question: str, history: Sequence[str | tuple[str, str]] | None) -> bool:
+    """A question with history that refers back (a pronoun or similar) or has fewer than
+    four words ("And in the Maldives?")."""
+    return bool(history) and bool(_FOLLOW_UP.search(question) or len(question.split()) < 4)
 
-    A question counts as a follow-up when it has a pronoun or similar reference, or
-    fewer than four words; anything else stands on its own.
-    """
-    if not history:
-        return question
-    if not (_FOLLOW_UP.search(question) or len(question.split()) < 4):
+
+def retrieval_query(question: str, history: Sequence[str | tuple[str, str]] | None) -> str:
+    """The text to search for: a follow-up question is joined to the previous question."""
+    if not history or not is_follow_up(question, history):
         return question
     return f"{_turn_text(history[-1]).strip()} {question}"
 
 
 @dataclass(frozen=True, slots=True)
-class _Sentence:
+class Sentence:
+    """A candidate sentence: offsets in the article text, its passage's rank among the
+    top passages (0 = best), and its own features."""
+
     hit: Hit
-    start: int  # offsets in the article's original text
+    start: int
     end: int
     text: str
-    before: str  # the sentence before it, which may name what "the sides" refers to
+    rank: int
+    features: tuple[float, ...]
 
 
-def candidate_sentences(hits: Sequence[Hit], min_words: int = 1,
-                        before: Callable[[Hit], str] | None = None) -> list[_Sentence]:
-    """The sentences of the given hits with at least `min_words` words, spans in the article.
+def candidate_sentences(ranking: Ranking, hits: Sequence[Hit], terms: Terms,
+                        before: Callable[[int], str], passages: int) -> list[Sentence]:
+    """The sentences of the top `passages` passages, with SENTENCE_FEATURES.
 
-    `before(hit)` gives the text just before a passage (the end of the previous one).
+    `before(row)` is the text just before passage `row` in its article (the end of the
+    passage before it), which may name what "the sides" in a first sentence are.
     """
+    query = ranking.query
+    col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+    top_score = float(ranking.scores[0]) if len(ranking.scores) else 0.0
+    top_cos = max((max(c.sentence_cos, default=0.0) for c in ranking.candidates[:passages]),
+                  default=0.0)
     out = []
-    for hit in hits:
-        previous = before(hit) if before else ""
-        for s, e in sentences(hit.text):
-            text = hit.text[s:e]
-            if len(text.split()) >= min_words:
-                out.append(_Sentence(hit, hit.start + s, hit.start + e, text, previous))
-            previous = text
+    for r, (row, cand, hit) in enumerate(zip(ranking.rows[:passages],
+                                             ranking.candidates[:passages], hits, strict=False)):
+        spans, sent_terms = terms.sentences(cand.key, cand.text)
+        previous = frozenset(terms(before(row)))
+        cov_passage = float(ranking.features[r, col["cov_context"]])
+        score_gap = float(ranking.scores[r]) - top_score
+        for j, ((s, e), own) in enumerate(zip(spans, sent_terms, strict=True)):
+            text = cand.text[s:e]
+            cos = cand.sentence_cos[j] if j < len(cand.sentence_cos) else 0.0
+            novelty = len(own - set(query.terms)) / len(own) if own else 0.0
+            out.append(Sentence(hit, hit.start + s, hit.start + e, text, r, (
+                cos, cos - top_cos, query.coverage(own), query.coverage(own | previous),
+                cov_passage, type_match(query.qtype, text, query.names), score_gap,
+                math.log1p(r), math.log1p(j), math.log1p(len(text.split())), novelty)))
+            previous = own
     return out
 
 
-def coverage(query_terms: set[str], text_terms: Sequence[str], idf: dict[str, float]) -> float:
-    """Share of the query's terms, weighted by rarity, that occur in the text.
-
-    A term the index has never seen counts as the rarest: a question about something
-    the articles never mention should not look covered.
-    """
-    rarest = max(idf.values(), default=1.0)
-    weights = {t: idf.get(t, rarest) for t in query_terms}
-    total = sum(weights.values())
-    present = set(text_terms)
-    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Features:
-    sim: np.ndarray  # embedding similarity of sentence and query
-    overlap: np.ndarray  # rarity-weighted share of query words in the sentence (and before it)
-    prior: np.ndarray  # the passage's search score relative to the best passage
-
-    def selection(self) -> np.ndarray:
-        """Which sentence answers best (weights chosen on the seed question set)."""
-        return 0.4 * self.sim + 0.3 * self.overlap + 0.4 * self.prior
-
-    def confidence(self, i: int, passage_coverage: float) -> float:
-        """How well the index supports sentence i; the prior is left out, as the top
-        passage always has prior 1 even when it is unrelated."""
-        return float(0.6 * self.sim[i] + 0.3 * self.overlap[i] + 0.5 * passage_coverage)
+def answer_features(ranking: Ranking, best: Sentence, best_prob: float,
+                    context: frozenset[str]) -> list[float]:
+    """ANSWER_FEATURES of a question whose best sentence is `best`; `context` are the
+    terms of the top passage, its title and the passage before it."""
+    query = ranking.query
+    col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+    top = ranking.features[0]
+    scores = ranking.scores
+    sf = dict(zip(SENTENCE_FEATURES, best.features, strict=True))
+    return [float(scores[0]), float(scores[0] - scores[1]) if len(scores) > 1 else 1.0,
+            math.log(max(best_prob, 1e-6) / max(1 - best_prob, 1e-6)), sf["cos"],
+            sf["cov_before"], float(top[col["cos"]]), float(top[col["sent_cos"]]),
+            float(top[col["cov_context"]]), largest_missing(query, context), query.unknown,
+            math.log1p(len(query.terms)), sf["type"], float(top[col["rank_dense"]]),
+            float(top[col["rank_bm25"]]), float(top[col["sent_rank"]]),
+            sum(c.article_id == ranking.candidates[0].article_id
+                for c in ranking.candidates[1:3]) / 2]
 
 
-def sentence_features(query: str, cands: Sequence[_Sentence], encode: Encode, stemmer: Any,
-                      idf: dict[str, float]) -> _Features:
-    """Similarity, word overlap and passage prior of each candidate sentence."""
-    import numpy as np
-
-    vectors = encode([query] + [c.text for c in cands])
-    texts = [query] + [c.text for c in cands] + [f"{c.before} {c.text}" for c in cands]
-    tokens = retrieve.tokenize(texts, stemmer)
-    terms, own, with_before = set(tokens[0]), tokens[1 : len(cands) + 1], tokens[len(cands) + 1 :]
-    overlap = np.array([0.5 * coverage(terms, a, idf) + 0.5 * coverage(terms, b, idf)
-                        for a, b in zip(own, with_before, strict=True)], dtype=np.float32)
-    top = max((c.hit.score for c in cands), default=0.0)
-    prior = np.array([c.hit.score / top if top > 0 else 1.0 / max(c.hit.rank, 1)
-                      for c in cands], dtype=np.float32)
-    return _Features(vectors[1:] @ vectors[0], overlap, prior)
-
-
-def _pick(cands: Sequence[_Sentence], features: _Features, config: AnswerConfig) -> list[int]:
-    """The best sentence, then up to `max_sentences - 1` close runners-up that share
-    at least `extra_overlap` of the question's weighted words."""
-    scores = features.selection()
-    order = sorted(range(len(cands)), key=lambda i: -float(scores[i]))
-    best = float(scores[order[0]])
-    chosen = [order[0]]
-    for i in order[1:]:
-        if len(chosen) >= config.max_sentences or float(scores[i]) < best - config.margin:
-            break
-        if features.overlap[i] >= config.extra_overlap and \
-                all(cands[i].text != cands[j].text for j in chosen):
-            chosen.append(i)
-    return chosen
+def largest_missing(query: Query, present: frozenset[str]) -> float:
+    """Weight share of the rarest question term not in `present`: a rare term the top
+    passage never mentions suggests the articles do not hold the answer."""
+    total = query.total or 1.0
+    return max((w for t, w in zip(query.terms, query.weights, strict=True) if t not in present),
+               default=0.0) / total
 
 
 class ExtractiveAnswerer:
-    """Answers by quoting sentences of the retrieved passages; needs no language model.
+    """Answers by quoting sentences of the ranked passages; needs no language model."""
 
-    Every sentence of the top passages is scored against the question (embedding
-    similarity, word overlap, passage rank); the best one to `max_sentences` are quoted
-    and cited. The answerer abstains when the best sentence scores low and the
-    question's rarer words are missing from its passage.
-    """
-
-    def __init__(self, encode: Encode, stemmer: Any, idf: dict[str, float],
-                 before: Callable[[Hit], str] | None = None,
+    def __init__(self, terms: Terms, models: Models, before: Callable[[int], str],
                  config: AnswerConfig = AnswerConfig()) -> None:
-        self.encode = encode
-        self.stemmer = stemmer
-        self.idf = idf
+        self.terms = terms
+        self.models = models
         self.before = before
         self.config = config
 
-    def __call__(self, question: str, hits: Sequence[Hit], *, query: str | None = None) -> Answer:
-        """The answer to `question` from `hits`; `query` (default: the question) is matched."""
-        config = self.config
-        query = query or question
-        top = hits[: config.passages]
-        cands = candidate_sentences(top, config.min_words, self.before) or \
-            candidate_sentences(top, 1, self.before)
+    def __call__(self, question: str, ranking: Ranking, hits: Sequence[Hit],
+                 top_hits: Sequence[Hit]) -> Answer:
+        """The answer to `question` from `ranking`; `hits` are returned with it and
+        `top_hits` are the hits of the first `config.passages` ranked passages."""
+        import numpy as np
+
+        cands = candidate_sentences(ranking, top_hits, self.terms, self.before,
+                                    self.config.passages)
         if not cands:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
-        features = sentence_features(query, cands, self.encode, self.stemmer, self.idf)
-        chosen = _pick(cands, features, config)
-        confidence = features.confidence(chosen[0], self._coverage(query, cands[chosen[0]].hit))
-        if confidence < config.min_confidence:
+        probs = self.sentence_probabilities(cands)
+        order = np.argsort(-probs, kind="stable")
+        best = int(order[0])
+        confidence = self.answerable(ranking, cands[best], float(probs[best]))
+        threshold = self.models.answerable.threshold if self.models.answerable else 0.0
+        if confidence < threshold:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
+        chosen = self._pick(cands, probs, order)
         return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
                       tuple(hits), confidence)
 
-    def _coverage(self, query: str, hit: Hit) -> float:
-        context = self.before(hit) if self.before else ""
-        terms, text = retrieve.tokenize([query, f"{hit.title}\n{context}\n{hit.text}"],
-                                        self.stemmer)
-        return coverage(set(terms), text, self.idf)
+    def sentence_probabilities(self, cands: Sequence[Sentence]) -> np.ndarray:
+        """How likely each sentence holds the answer (coverage and cosine, untrained)."""
+        import numpy as np
+
+        x = np.asarray([c.features for c in cands], dtype=np.float64)
+        if self.models.sentences is not None:
+            return self.models.sentences.probability(x)
+        col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+        return 0.5 * x[:, col["cov_before"]] + 0.5 * x[:, col["cos"]]
+
+    def answerable(self, ranking: Ranking, best: Sentence, prob: float) -> float:
+        """The probability that the articles hold the answer (1.0 without the model)."""
+        if self.models.answerable is None:
+            return 1.0
+        import numpy as np
+
+        x = np.asarray([answer_features(ranking, best, prob, self.context(ranking))],
+                       dtype=np.float64)
+        return float(self.models.answerable.probability(x)[0])
+
+    def context(self, ranking: Ranking) -> frozenset[str]:
+        """Terms of the top passage, its title and the passage before it."""
+        cand = ranking.candidates[0]
+        _, own = self.terms.sentences(cand.key, cand.text)
+        return frozenset().union(*own, self.terms(cand.title),
+                                 self.terms(self.before(ranking.rows[0])))
+
+    def _pick(self, cands: Sequence[Sentence], probs: np.ndarray,
+              order: np.ndarray) -> list[int]:
+        """The best sentence, then close runners-up (by probability), in article order."""
+        config = self.config
+        best = float(probs[order[0]])
+        chosen = [int(order[0])]
+        for i in order[1:]:
+            if len(chosen) >= config.max_sentences:
+                break
+            p = float(probs[i])
+            if p < config.extra_floor or p < config.extra_ratio * best:
+                break
+            if all(cands[i].text != cands[j].text for j in chosen):
+                chosen.append(int(i))
+        return chosen
 
 
-def _citations(cands: Sequence[_Sentence], chosen: Sequence[int]) -> tuple[Citation, ...]:
+def _citations(cands: Sequence[Sentence], chosen: Sequence[int]) -> tuple[Citation, ...]:
     return tuple(
         Citation(n=n, quote=cands[i].text, source=cands[i].hit.source, title=cands[i].hit.title,
                  date=cands[i].hit.date, start=cands[i].start, end=cands[i].end, hit=cands[i].hit,
@@ -201,5 +230,5 @@ def _citations(cands: Sequence[_Sentence], chosen: Sequence[int]) -> tuple[Citat
         for n, i in enumerate(chosen, start=1))
 
 
-def _cited_text(cands: Sequence[_Sentence], chosen: Sequence[int]) -> str:
+def _cited_text(cands: Sequence[Sentence], chosen: Sequence[int]) -> str:
     return " ".join(f"{cands[i].text} [{n}]" for n, i in enumerate(chosen, start=1))

@@ -88,6 +88,8 @@ class SearchConfig:
     """How hybrid search fuses dense and BM25 rankings; chosen by measurement.
 
     Attributes:
+        rerank: re-order the hybrid candidates with the trained ranker (qa.rerank); off,
+            hybrid search returns the fused first-stage order.
         fusion: "convex" adds alpha * cosine to (1 - alpha) * BM25 / best BM25 score;
             "rrf" is reciprocal-rank fusion with constant `rrf_k`.
         alpha: weight of the dense score in convex fusion.
@@ -98,6 +100,7 @@ class SearchConfig:
             "the sides discussed..." is found by the names in the paragraph above.
     """
 
+    rerank: bool = True
     fusion: Fusion = "convex"
     alpha: float = 0.5
     depth: int = 100

@@ -8,10 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import retrieve
+from . import rerank, retrieve
+from .answer import ExtractiveAnswerer, _turn_text, is_follow_up, retrieval_query
 from .config import MODES, Mode, SearchConfig
 from .embed import Embedder
 from .errors import EmptyCorpusError, QAError, QuestionError
+from .features import Candidate, Query, make_query, make_terms
+from .models import Models
 from .rerank import FirstStage
 from .schema import Answer, Article, Hit, Passage
 from .sentences import SentenceIndex
@@ -52,12 +55,24 @@ class Index:
         self.search_config = SearchConfig()
         self._stemmer = retrieve.make_stemmer()
         self._prev = retrieve.previous_passages([p.article_id for p in passages])
+        self._terms = make_terms(self._stemmer)
+        self._idf = retrieve.idf_weights(bm25)
+        self._positions = rerank.article_positions(self._prev)
+        self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
+        self._models = Models.load()
         self._exact = exact
-        from .answer import ExtractiveAnswerer
-
         self._position = {p.id: i for i, p in enumerate(passages)}
-        self.answerer = ExtractiveAnswerer(embedder.encode, self._stemmer,
-                                           retrieve.idf_weights(bm25), before=self._text_before)
+        self.answerer = ExtractiveAnswerer(self._terms, self._models, self._text_before)
+
+    @property
+    def models(self) -> Models:
+        """The trained ranker, sentence scorer and answerability model (qa/models)."""
+        return self._models
+
+    @models.setter
+    def models(self, models: Models) -> None:
+        self._models = models
+        self.answerer.models = models
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -117,6 +132,9 @@ class Index:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
+        if mode == "hybrid" and self.search_config.rerank:
+            ranking = self._rank(query, vector, allowed, k)
+            return self._hits(ranking, k)
         stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed,
                                   mode)
         if mode == "dense":
@@ -127,6 +145,30 @@ class Index:
             ranked = stage.fused
         return [self._hit(i, score, rank, stage.dense.get(i), float(stage.bm25[i]))
                 for rank, (i, score) in enumerate(ranked[:k], start=1)]
+
+    def _rank(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
+              k: int) -> rerank.Ranking:
+        """Hybrid candidates re-ordered by the trained ranker (see qa.rerank)."""
+        stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed)
+        rows = rerank.candidate_rows(stage, self._spans, self._article_of)
+        if allowed is not None:
+            rows = [i for i in rows if allowed[i]]
+        q = make_query(query, self._terms, self._idf)
+        cands, features = self._gather(stage, rows, q, vector)
+        return rerank.rank(stage, rows, cands, features, q, self.models.ranker)
+
+    def _gather(self, stage: FirstStage, rows: Sequence[int], query: Query,
+                vector: np.ndarray | None) -> tuple[list[Candidate], np.ndarray]:
+        return rerank.gather(
+            stage, rows, passages=self.passages, prev=self._prev, positions=self._positions,
+            query=query, terms=self._terms, vector=vector, dense_index=self._dense,
+            exact=self._exact, sentences=self.sentences, spans=self._spans,
+            article_of=self._article_of)
+
+    def _hits(self, ranking: rerank.Ranking, k: int) -> list[Hit]:
+        return [self._hit(i, float(score), r, c.cos, c.bm25)
+                for r, (i, c, score) in enumerate(zip(ranking.rows[:k], ranking.candidates[:k],
+                                                      ranking.scores[:k], strict=True), start=1)]
 
     def _first_stage(self, query: str, vector: np.ndarray | None, depth: int,
                      allowed: np.ndarray | None, mode: Mode = "hybrid") -> FirstStage:
@@ -160,16 +202,13 @@ class Index:
         order = list(dict.fromkeys(owners))
         return [i for i in order if allowed is None or allowed[i]][:depth]
 
-    def _text_before(self, hit: Hit) -> str:
-        """The last sentence of the passage before `hit` in its article, or ""."""
-        from .text import sentences
-
-        prev = int(self._prev[self._position[hit.passage_id]])
+    def _text_before(self, row: int) -> str:
+        """The last sentence of the passage before passage `row` in its article, or ""."""
+        prev = int(self._prev[row])
         if prev < 0:
             return ""
-        text = self.passages[prev].text
-        spans = sentences(text)
-        return text[spans[-1][0] : spans[-1][1]] if spans else ""
+        spans, _ = self._terms.sentences(self.passages[prev].id, self.passages[prev].text)
+        return self.passages[prev].text[spans[-1][0] : spans[-1][1]] if spans else ""
 
     @staticmethod
     def _lexical(scores: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[int]:
@@ -194,14 +233,50 @@ class Index:
             k: how many passages to consider and return as `hits`.
             mode, sources, date_from, date_to: as for `search`.
         """
-        from .answer import retrieval_query
-
         question = check_question(question)
-        query = retrieval_query(question, history)
+        allowed = self.filter_mask(sources, date_from, date_to)
+        query = question
+        if is_follow_up(question, history):
+            query = retrieval_query(question, history)
+            allowed = self._conversation(history or [], allowed, mode)
         vector = None if mode == "bm25" else self.embedder.encode_query(query)
-        hits = self._search(query, vector, k=k, mode=mode,
-                            allowed=self.filter_mask(sources, date_from, date_to))
-        return self.answerer(question, hits, query=query)
+        ranking = self._ranking(query, vector, allowed, max(k, self.answerer.config.passages),
+                                mode)
+        hits = self._hits(ranking, max(k, self.answerer.config.passages))
+        return self.answerer(question, ranking, hits[:k], hits)
+
+    def _ranking(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
+                 k: int, mode: Mode) -> rerank.Ranking:
+        """The ranked candidates `ask` quotes from: reranked in hybrid mode, else the top
+        of the chosen mode's own order, with the same features."""
+        import numpy as np
+
+        if mode == "hybrid" and self.search_config.rerank:
+            return self._rank(query, vector, allowed, k)
+        hits = self._search(query, vector, k=max(k, 20), mode=mode, allowed=allowed)
+        rows = [self._position[h.passage_id] for h in hits]
+        stage = self._first_stage(query, vector, self.search_config.depth, allowed, mode)
+        q = make_query(query, self._terms, self._idf)
+        cands, features = self._gather(stage, rows, q, vector)
+        return rerank.Ranking(q, stage, rows, cands, features,
+                              np.asarray([h.score for h in hits], dtype=np.float64))
+
+    def _conversation(self, history: Sequence[str | tuple[str, str]],
+                      allowed: np.ndarray | None, mode: Mode) -> np.ndarray | None:
+        """`allowed`, narrowed to the article the conversation is about: the one the
+        previous question's answer quotes first (its best-ranked passage)."""
+        import numpy as np
+
+        previous = _turn_text(history[-1])
+        query = retrieval_query(previous, history[:-1])
+        vector = None if mode == "bm25" else self.embedder.encode_query(query)
+        ranking = self._ranking(query, vector, allowed, 1, mode)
+        if not ranking.rows:
+            return allowed
+        first, end = self._spans[self._article_of[ranking.rows[0]]]
+        narrowed = np.zeros(len(self.passages), dtype=bool)
+        narrowed[first:end] = True
+        return narrowed if allowed is None else narrowed & allowed
 
     def add(self, paths: Sequence[str | os.PathLike[str]], *,
             extracted: Mapping[str, Extracted] | None = None,

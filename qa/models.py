@@ -111,3 +111,38 @@ def read_linear(path: Path, features: Sequence[str]) -> LinearModel:
     if model.features != tuple(features):
         raise ModelLoadError(f"{path}: trained on other features; run `qa train`")
     return model
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The trained models an index is queried with; any may be None (then that step falls
+    back: hybrid order for ranking, the best-covering sentence, no abstention model)."""
+
+    ranker: TreeModel | None = None
+    sentences: LinearModel | None = None
+    answerable: LinearModel | None = None
+
+    @classmethod
+    def load(cls, directory: Path = MODELS_DIR) -> Models:
+        """The models saved in `directory` (default: the ones shipped with qa)."""
+        from .answer import ANSWER_FEATURES, SENTENCE_FEATURES
+        from .features import PASSAGE_FEATURES
+
+        ranker = directory / RANKER_FILE
+        sentences = directory / SENTENCE_FILE
+        answerable = directory / ANSWERABLE_FILE
+        return cls(
+            TreeModel(ranker, PASSAGE_FEATURES) if ranker.exists() else None,
+            read_linear(sentences, SENTENCE_FEATURES) if sentences.exists() else None,
+            read_linear(answerable, ANSWER_FEATURES) if answerable.exists() else None)
+
+    def describe(self) -> dict[str, str | None]:
+        """Which models these are (file digests), for the manifest and `qa info`."""
+        out: dict[str, str | None] = {"ranker": None, "sentences": None, "answerable": None}
+        if self.ranker is not None:
+            out["ranker"] = f"lightgbm:{file_digest(self.ranker.path)}"
+        for name in ("sentences", "answerable"):
+            model = getattr(self, name)
+            if model is not None:
+                out[name] = f"logistic:{(model.meta or {}).get('digest', '?')}"
+        return out

@@ -127,3 +127,31 @@ def article_positions(prev: np.ndarray) -> np.ndarray:
         if prev[i] >= 0:
             pos[i] = pos[prev[i]] + 1
     return pos
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The second stage's result for one query: candidates best first, with their feature
+    rows and scores (the ranker's, or the hybrid score when there is no ranker)."""
+
+    query: Query
+    stage: FirstStage
+    rows: list[int]  # passage positions
+    candidates: list[Candidate]
+    features: np.ndarray
+    scores: np.ndarray
+
+
+def rank(stage: FirstStage, rows: Sequence[int], cands: list[Candidate], features: np.ndarray,
+         query: Query, model: Any) -> Ranking:
+    """Order the candidates by `model.score(features)`, or keep the hybrid order."""
+    import numpy as np
+
+    if model is None or not len(rows):
+        fused = dict(stage.fused)
+        scores = np.asarray([fused.get(i, 0.0) for i in rows], dtype=np.float64)
+    else:
+        scores = model.score(features)
+    order = np.argsort(-scores, kind="stable")
+    return Ranking(query, stage, [rows[j] for j in order], [cands[j] for j in order],
+                   features[order] if len(features) else features, scores[order])
