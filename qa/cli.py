@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .cli_llm import LLMModelOpt, LLMTimeoutOpt, LLMUrlOpt, make_llm, print_written
 from .errors import QAError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -206,14 +207,20 @@ def ask(
     k: Annotated[int, typer.Option("-k", min=1, help="Passages to consider.")] = 5,
     mode: Annotated[ModeChoice, typer.Option(help="Retrieval method.")] = ModeChoice.hybrid,
     as_json: JsonOpt = False,
+    llm_url: LLMUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_timeout: LLMTimeoutOpt = 60.0,
 ) -> None:
     """Answer QUESTION from the articles, citing every sentence.
-    Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\""""
+    Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\"
+    With a model: qa ask "Who is Li Qiang?" --llm http://127.0.0.1:8080/v1 --llm-model gemma"""
+    llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
     idx = _load(index)
-    answer = run(lambda: idx.ask(question, k=k, mode=mode.value))
+    answer = run(lambda: idx.ask(question, k=k, mode=mode.value, llm=llm))
     if as_json:
         print_json(answer.to_dict())
         return
+    print_written(answer, llm)
     typer.echo(answer.text + "\n")
     for c in answer.citations:
         typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}) {c.source} [{c.start}:{c.end}]")
@@ -278,6 +285,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     auth: Annotated[str | None, typer.Option(help="USER:PASS required to log in.")] = None,
     mcp: Annotated[bool, typer.Option("--mcp", help="Also serve ask/search as MCP tools.")] = False,
+    llm_url: LLMUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_timeout: LLMTimeoutOpt = 60.0,
 ) -> None:
     """Serve the chat page (http://127.0.0.1:7860 by default)."""
     from .app import serve as serve_app
@@ -285,8 +295,9 @@ def serve(
     if auth is not None and ":" not in auth:
         raise fail("--auth takes USER:PASS", 2)
     credentials = tuple(auth.split(":", 1)) if auth else None
+    llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
     idx = _load(index)
-    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp))
+    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp, llm=llm))
 
 
 class EvalMode(str, Enum):

@@ -17,6 +17,8 @@ from .schema import Answer, Hit, Passage
 if TYPE_CHECKING:
     import numpy as np
 
+    from .llm import LLM
+
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
@@ -157,7 +159,8 @@ class Index:
 
     def ask(self, question: str, *, history: Sequence[str | tuple[str, str]] | None = None,
             k: int = 5, mode: Mode = "hybrid", sources: Sequence[str] | None = None,
-            date_from: str | None = None, date_to: str | None = None) -> Answer:
+            date_from: str | None = None, date_to: str | None = None,
+            llm: LLM | None = None) -> Answer:
         """Answer `question` with cited sentences quoted from the passages, or abstain.
 
         Args:
@@ -166,6 +169,9 @@ class Index:
                 pairs; used to resolve follow-ups such as "What did he say about it?".
             k: how many passages to consider and return as `hits`.
             mode, sources, date_from, date_to: as for `search`.
+            llm: let this model write the answer from the top passages; each sentence is
+                checked against its passage (see qa.generate). Falls back to the quoted
+                answer, with a `notice`, whenever that fails; an abstention stands.
         """
         from .answer import retrieval_query
 
@@ -174,7 +180,12 @@ class Index:
         vector = None if mode == "bm25" else self.embedder.encode_query(query)
         hits = self._search(query, vector, k=k, mode=mode,
                             allowed=self.filter_mask(sources, date_from, date_to))
-        return self.answerer(question, hits, query=query)
+        answer = self.answerer(question, hits, query=query)
+        if llm is None:
+            return answer
+        from .generate import written_answer
+
+        return written_answer(question, history, answer, llm, self.embedder.encode)
 
     def add(self, paths: Sequence[str | os.PathLike[str]]) -> Index:
         """Add (or refresh) the articles in `paths`; only new text is embedded.
