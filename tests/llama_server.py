@@ -85,11 +85,34 @@ class LlamaServer:
                 raise RuntimeError(f"llama_cpp.server exited ({self.process.returncode}):\n"
                                    f"{self.log_tail()}")
             if self.models() is not None:
+                self._warm_up()
                 return self
             time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"llama_cpp.server did not start within {timeout:g} s:\n"
                            f"{self.log_tail()}")
+
+    def _warm_up(self) -> None:
+        """One token of a completion, so that a server that cannot run the model fails here,
+        with the reason, rather than in a test."""
+        request = urllib.request.Request(
+            f"{self.url}/completions", data=json.dumps({"prompt": "Hello", "max_tokens": 1}
+                                                      ).encode(),
+            headers={"Content-Type": "application/json",
+                     **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                response.read()
+        except OSError as exc:
+            time.sleep(0.5)
+            code = self.process.poll() if self.process else None
+            self.stop()
+            hint = (" (SIGILL: llama-cpp-python was built for instructions this CPU does not "
+                    "run, e.g. -march=native with AMX; `pip cache remove llama_cpp_python` "
+                    "and reinstall with `make install`, which builds for AVX2)"
+                    if code == -4 else "")
+            raise RuntimeError(f"llama_cpp.server cannot answer: {exc}; exit {code}{hint}\n"
+                               f"{self.log_tail()}") from None
 
     def models(self) -> list[Any] | None:
         """The server's model list, or None while it does not answer."""

@@ -222,3 +222,50 @@ def test_fallback_notices_say_why(seed_index: qa.Index) -> None:
     marked = [Verdict(Draft("Something else entirely happened.", (1,)), False, reason="r")]
     assert "No sentence" in (_final(extractive, "x [1]", marked).notice or "")
     assert all(a.text == extractive.text for a in (empty, ignored))
+
+
+def test_page_falls_back_with_a_readable_note(seed_index: qa.Index) -> None:
+    from qa import app
+
+    llm = qa.LLM(f"http://127.0.0.1:{free_port()}/v1", MODEL_ALIAS, timeout=5)
+    outputs = list(app.ChatHandlers(seed_index, llm).respond(TRADE, [], {"written": True}))
+    turn = outputs[-1][-1][-1]
+    assert turn["origin"] == "quoted" and "cannot be reached" in turn["notice"]
+    shown = outputs[-1][1][-1]["content"]
+    assert "Quoted from the articles" in shown and "cannot be reached" in shown
+    assert "34 percent" in shown
+
+
+def test_page_streams_the_model_then_settles(seed_index: qa.Index, llm: qa.LLM) -> None:
+    from qa import app
+
+    handlers = app.ChatHandlers(seed_index, llm)
+    outputs = list(handlers.respond(TRADE, [], {"written": True}))
+    live = [o[1][-1]["content"] for o in outputs[:-1]]
+    assert len(live) > 3 and all("qa-written qa-streaming" in html for html in live)
+    assert any("qa-pending" in html for html in live)
+    turn = outputs[-1][-1][-1]
+    assert turn["origin"] == ("model" if turn["generated"] else "quoted")
+    assert "qa-streaming" not in outputs[-1][1][-1]["content"]
+    quoted = list(handlers.respond(TRADE, [], {"written": False}))[-1][-1][-1]
+    assert quoted["origin"] == "quoted" and not quoted["generated"]
+
+
+def test_llm_settings_are_checked_and_hide_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert qa.LLM("http://127.0.0.1:11434", "m").base_url == "http://127.0.0.1:11434/v1"
+    assert qa.LLM("http://h:8080/v1", "m").host == "http://h:8080"
+    for bad in (dict(base_url="localhost:8080", model="m"), dict(base_url="http://h", model=" "),
+                dict(base_url="http://h", model="m", timeout=0)):
+        with pytest.raises(qa.LLMError):
+            qa.LLM(**bad)  # type: ignore[arg-type]
+    assert "s3cret" not in repr(qa.LLM("http://h", "m", api_key="s3cret"))
+    for name in ("QA_LLM_URL", "QA_LLM_MODEL", "QA_LLM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert qa.LLM.from_env() is None
+    monkeypatch.setenv("QA_LLM_URL", "http://h:1/v1")
+    with pytest.raises(qa.LLMError, match="--llm-model"):
+        qa.LLM.from_env()
+    monkeypatch.setenv("QA_LLM_MODEL", "m")
+    monkeypatch.setenv("QA_LLM_API_KEY", "k")
+    assert qa.LLM.from_env(timeout=5) == qa.LLM("http://h:1/v1", "m", api_key="k", timeout=5)
+    assert qa.LLM.from_env("http://other:2", "n").base_url == "http://other:2/v1"
