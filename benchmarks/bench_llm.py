@@ -2,7 +2,7 @@
 written vs quoted answers, latency, and the checker's own accuracy by perturbation.
 
 Method: start the llama.cpp server of qa[llm] (tests/llama_server.py: Gemma 3 270M Q4_K_M,
-`--chat_format gemma`, 2 threads) on 127.0.0.1 and ask every question of
+`--chat_format gemma`, 1 thread) on 127.0.0.1 and ask every question of
 tests/data/seed_questions.jsonl on the seeds/ index (in memory, default settings) through
 `qa.generate.stream_written`, exactly as `Index.ask(llm=...)` and the page do. Time to first
 token = from the start of `ask` (retrieval included) to the first streamed words; time to the
@@ -25,6 +25,7 @@ on the other half (questions 24-46: article 001 and the unanswerable ones).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import sys
@@ -37,18 +38,38 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from common import QUESTIONS, SEEDS, default_embedder, memory_index, write_result  # noqa: E402
+from common import CACHE, QUESTIONS, SEEDS, default_embedder, memory_index, write_result  # noqa: E402
 
 import qa  # noqa: E402
 from qa import retrieve  # noqa: E402
 from qa.check import CheckConfig, Checker, split_reply  # noqa: E402
 from qa.evaluate import Question, contains_answer, load_questions  # noqa: E402
 from qa.facts import FactSet, extract  # noqa: E402
-from qa.generate import Done, GenerateConfig, Words, _final, stream_written  # noqa: E402
+from qa.generate import Done, GenerateConfig, Words, _final, _settle, stream_written  # noqa: E402
 from tests.llama_server import MODEL_ALIAS, LlamaServer, missing_packages  # noqa: E402
 
+REPLIES = CACHE / "llm-replies.json"
+"""The model's replies of the last run, for `--reuse` (re-analysis without the model)."""
 RIGHT_OVERLAP = 0.7
+MAX_TOKENS = 120  # one to three sentences; the base model rambles on to the limit
 GRID = [round(0.20 + 0.01 * i, 2) for i in range(61)]  # 0.20 .. 0.80
+
+
+class MemoEncode:
+    """The index's encoder, each text encoded once: the calibration re-checks the same
+    sentences at every threshold."""
+
+    def __init__(self, encode: Any) -> None:
+        self.encode = encode
+        self.vectors: dict[str, Any] = {}
+
+    def __call__(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.encode(missing), strict=True))
+        return np.stack([self.vectors[t] for t in texts])
 
 
 def ask_one(index: qa.Index, q: Question, llm: qa.LLM) -> dict[str, Any]:
@@ -71,13 +92,19 @@ def ask_one(index: qa.Index, q: Question, llm: qa.LLM) -> dict[str, Any]:
 def checked(run: dict[str, Any], index: qa.Index, threshold: float) -> tuple[list[Any], Any]:
     """The verdicts on a run's reply, and its final answer, at `threshold`."""
     extractive = run["extractive"]
-    if extractive.abstained or not run["reply"]:
+    if extractive.abstained or not run["reply"] or failed(run):
         return [], run["answer"]
     config = CheckConfig(min_similarity=threshold)
     checker = Checker(extractive.hits[: GenerateConfig().passages], index.embedder.encode,
                       config)
-    verdicts = [checker.check(d) for d in split_reply(run["reply"])]
+    verdicts = list(_settle(checker, split_reply(run["reply"]), 0, last=True))
     return verdicts, _final(extractive, run["reply"], verdicts)
+
+
+def failed(run: dict[str, Any]) -> bool:
+    """Whether the server failed (timeout, broken reply): the answer fell back whatever
+    the checker would say."""
+    return (run["answer"].notice or "").startswith("The LLM server")
 
 
 def content_overlap(sentence: str, passage: str, stemmer: Any) -> float:
@@ -234,9 +261,39 @@ def examples(runs: list[dict[str, Any]], questions: Sequence[Question], index: q
     return out
 
 
+def asked(index: qa.Index, questions: Sequence[Question]) -> list[dict[str, Any]]:
+    """Every question through the real server; the replies are saved for `--reuse`."""
+    with tempfile.TemporaryDirectory() as tmp, LlamaServer(Path(tmp) / "server.log") as server:
+        llm = qa.LLM(server.url, MODEL_ALIAS, timeout=120, max_tokens=MAX_TOKENS)
+        runs = []
+        for i, q in enumerate(questions, start=1):
+            runs.append(ask_one(index, q, llm))
+            print(f"  {i}/{len(questions)} {runs[-1]['total_s']:.1f} s "
+                  f"{'written' if runs[-1]['answer'].generated else 'quoted'}", flush=True)
+    REPLIES.parent.mkdir(parents=True, exist_ok=True)
+    REPLIES.write_text(json.dumps([{k: r[k] for k in ("reply", "first_s", "total_s")} | {
+        "notice": r["answer"].notice} for r in runs], indent=1), encoding="utf-8")
+    return runs
+
+
+def reused(index: qa.Index, questions: Sequence[Question]) -> list[dict[str, Any]]:
+    """The saved replies, with the quoted answers recomputed (no model needed)."""
+    import dataclasses
+
+    saved = json.loads(REPLIES.read_text(encoding="utf-8"))[: len(questions)]
+    runs = []
+    for q, rec in zip(questions, saved, strict=True):
+        extractive = index.ask(q.question, history=list(q.history))
+        answer = dataclasses.replace(extractive, notice=rec["notice"])
+        runs.append({**rec, "extractive": extractive, "answer": answer})
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=46)
+    parser.add_argument("--reuse", action="store_true",
+                        help=f"re-analyse the replies saved in {REPLIES} instead of asking")
     args = parser.parse_args(argv)
     if (missing := missing_packages()) is not None:
         write_result("llm", {"skipped": missing})
@@ -245,13 +302,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     t0 = time.perf_counter()
     questions = load_questions(QUESTIONS)[: args.questions]
     index = memory_index([SEEDS], default_embedder())
-    with tempfile.TemporaryDirectory() as tmp, LlamaServer(Path(tmp) / "server.log") as server:
-        llm = qa.LLM(server.url, MODEL_ALIAS, timeout=120)
-        runs = []
-        for i, q in enumerate(questions, start=1):
-            runs.append(ask_one(index, q, llm))
-            print(f"  {i}/{len(questions)} {runs[-1]['total_s']:.1f} s "
-                  f"{'written' if runs[-1]['answer'].generated else 'quoted'}", flush=True)
+    runs = reused(index, questions) if args.reuse else asked(index, questions)
+    index.embedder.encode = MemoEncode(index.embedder.encode)  # type: ignore[method-assign]
     half = len(questions) // 2
     halves = {"calibration": range(0, half), "report": range(half, len(questions))}
     rights = right_sentences(runs, index)

@@ -32,7 +32,7 @@ def llm_section(r: Result) -> list[str]:
     a, lat, cal = r["answers"], r["latency"], r["calibration"]
     lines = ["## Written answers (LLM) and the sentence checker", "",
              f"Model: {r['model']} on the llama.cpp server of `qa[llm]` "
-             f"(`--chat_format {r['chat_format']}`, 2 threads), asked every question of "
+             f"(`--chat_format {r['chat_format']}`, 1 thread), asked every question of "
              f"tests/data/seed_questions.jsonl on the seeds/ index; the model is not asked when "
              "the quoted answerer abstains. Method in `benchmarks/bench_llm.py`.", "",
              stamp(r), ""]

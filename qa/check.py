@@ -29,6 +29,8 @@ MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,2}(?:\s*(?:,|;|and)\s*\d{1,2})
                     re.IGNORECASE)
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*" + MARKER.pattern + r")+)", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s+")
+_HEADING = re.compile(r"\((?:\d{4}-\d{2}-\d{2}|undated)\)\s*$")  # "[2] Title (2023-03-28)"
+_FINISHED = tuple('.!?…"”\')]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,11 @@ class Verdict:
 
 def _numbers(group: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", group))
+
+
+def finished(draft: Draft) -> bool:
+    """Whether a draft ends like a sentence (punctuation or a marker), not cut off."""
+    return bool(draft.markers) or draft.text.rstrip().endswith(_FINISHED)
 
 
 def split_reply(text: str) -> list[Draft]:
@@ -169,6 +176,8 @@ class Checker:
             return Verdict(draft, False, reason="too short to be an answer sentence")
         if draft.text.rstrip().endswith("?"):
             return Verdict(draft, False, reason="a question, not an answer")
+        if _HEADING.search(draft.text):
+            return Verdict(draft, False, reason="repeats a passage heading, not an answer")
         passages = self._prepare()
         vector = self.encode([draft.text])[0]
         sims = [float((p.vectors @ vector).max()) for p in passages]

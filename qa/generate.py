@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .check import CheckConfig, Checker, Draft, Encode, Verdict, split_reply
+from .check import CheckConfig, Checker, Draft, Encode, Verdict, finished, split_reply
 from .errors import LLMError
 from .llm import LLM, Message, stream_reply
 from .schema import Answer, Citation, Hit
@@ -155,9 +155,15 @@ def _final(extractive: Answer, reply: str, verdicts: list[Verdict]) -> Answer:
                                 f"articles ({len(verdicts)} removed); {FALLBACK}.", verdicts)
 
 
-def _settle(checker: Checker, drafts: list[Draft], done: int) -> Iterator[Verdict]:
-    for draft in drafts[done:]:
-        yield checker.check(draft)
+def _settle(checker: Checker, drafts: list[Draft], done: int, *,
+            last: bool = False) -> Iterator[Verdict]:
+    """Check the drafts not yet checked; with `last`, the reply is over, and a final
+    draft that stops mid-sentence (the length limit) is removed as unfinished."""
+    for i, draft in enumerate(drafts[done:], start=done):
+        if last and i == len(drafts) - 1 and not finished(draft):
+            yield Verdict(draft, False, reason="unfinished: the reply stopped mid-sentence")
+        else:
+            yield checker.check(draft)
 
 
 def stream_written(question: str, history: History | None, extractive: Answer, llm: LLM,
@@ -191,7 +197,7 @@ def stream_written(question: str, history: History | None, extractive: Answer, l
             for verdict in _settle(checker, drafts[:-1], len(verdicts)):
                 verdicts.append(verdict)
                 yield Settled(verdict)
-        for verdict in _settle(checker, split_reply(reply), len(verdicts)):
+        for verdict in _settle(checker, split_reply(reply), len(verdicts), last=True):
             verdicts.append(verdict)
             yield Settled(verdict)
     except LLMError as exc:

@@ -121,4 +121,4 @@ def llm(llama_server: Any) -> qa.LLM:
     """The test server as `qa.LLM`, with a timeout a loaded 2-core machine can meet."""
     from tests.llama_server import MODEL_ALIAS
 
-    return qa.LLM(llama_server.url, MODEL_ALIAS, api_key=LLAMA_KEY, timeout=120.0)
+    return qa.LLM(llama_server.url, MODEL_ALIAS, api_key=LLAMA_KEY, timeout=120.0, max_tokens=120)

@@ -107,3 +107,14 @@ def test_facts_are_normalised(written: str, source: str) -> None:
 def test_different_facts_do_not_match(written: str, source: str) -> None:
     pool = FactSet.of(source)
     assert not all(pool.supports(f) for f in extract(written))
+
+
+def test_echoed_headings_and_cut_off_sentences_are_removed(checker: Checker) -> None:
+    from qa.generate import _settle
+
+    heading = kept(checker, "[2] Kazakhstan seeks to deepen cooperation with China… (2023-03-28)")
+    assert not heading.kept and "heading" in heading.reason
+    reply = "In 2022, trade between the countries grew by 34 percent [1]. Trade exceeded a record $24"
+    verdicts = list(_settle(checker, split_reply(reply), 0, last=True))
+    assert [v.kept for v in verdicts] == [True, False] and "unfinished" in verdicts[1].reason
+    assert list(_settle(checker, split_reply(reply), 0))[1].reason != verdicts[1].reason
