@@ -13,11 +13,12 @@ Checker accuracy: "right" sentences are the model's sentences that the checker k
 similarity 0 (they cite, or are re-marked to, a given passage holding all their facts) and
 whose content words are at least RIGHT_OVERLAP in the passage (a lexical judge independent of
 the embedding). False sentences are made from them: (a) one number, name or date swapped for a
-different one taken from another seed passage and absent from the cited passage; (b) the
-right sentence checked against the passages given for a question about the other seed
-article. The similarity threshold is the one that maximises (right kept + false removed) on
-the calibration half (questions 1-23 of the file, article 000); the figures are then reported
-on the other half (questions 24-46: article 001 and the unanswerable ones).
+different one taken from another seed passage and absent from the cited passage (its text,
+title and date); (b) the right sentence cited to the passages of the other seed article that
+were given for a question about that article. The similarity threshold is the one that
+maximises (right kept + false removed) on the calibration half (questions 1-23 of the file,
+article 000); the figures are then reported on the other half (questions 24-46: article 001
+and the unanswerable ones).
 
     python benchmarks/bench_llm.py [--questions 46]
 """
@@ -144,14 +145,19 @@ def perturb(right: dict[str, Any], kind: str, facts: dict[str, list[tuple[str, s
     mine = [f for f in extract(right["text"]) if f.kind == kind]
     if not mine:
         return None
-    cited = FactSet.of(*(right["hits"][n - 1].text for n in right["cites"]))
+    cited = FactSet()
+    for n in right["cites"]:  # what the checker looks in: text, title and date
+        hit = right["hits"][n - 1]
+        cited.update(FactSet.of(hit.text, hit.title, hit.date or ""))
     own = {right["hits"][n - 1].passage_id for n in right["cites"]}
     target = rng.choice(mine)
     pool = sorted({s for s, pid in facts[kind] if pid not in own and s != target.surface
                    and not all(cited.supports(f) for f in extract(s))})
     if not pool:
         return None
-    return right["text"].replace(target.surface, rng.choice(pool), 1)
+    text = right["text"].replace("’", "'")  # facts are read with plain apostrophes
+    swapped = text.replace(target.surface, rng.choice(pool), 1)
+    return swapped if swapped != text else None
 
 
 def false_cases(rights: list[dict[str, Any]], runs: list[dict[str, Any]], index: qa.Index,
@@ -167,9 +173,11 @@ def false_cases(rights: list[dict[str, Any]], runs: list[dict[str, Any]], index:
                 out.append({**r, "text": text, "kind": kind})
         others = [i for i, run in enumerate(runs) if questions[i].answerable and
                   questions[i].source not in (None, r["source"])]
-        if others:
-            other = runs[rng.choice(others)]["extractive"].hits[: GenerateConfig().passages]
-            out.append({**r, "hits": other, "kind": "other passages"})
+        if others:  # only the other article's passages among that question's top three
+            other = [h for h in runs[rng.choice(others)]["extractive"].hits[
+                : GenerateConfig().passages] if h.article_id != r["source"]]
+            if other:
+                out.append({**r, "hits": other, "cites": (1,), "kind": "other passages"})
     return out
 
 

@@ -44,7 +44,7 @@ class CheckConfig:
         min_words: shorter drafts ("Answer:", "Sources") are not sentences.
     """
 
-    min_similarity: float = 0.6
+    min_similarity: float = 0.65
     min_words: int = 3
 
 

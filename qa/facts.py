@@ -21,7 +21,8 @@ _MONTH = (r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?![,.]?\d)")
 _DAY_MONTH = re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?!\w)")
 _MONTH_ALONE = re.compile(r"\b(?P<month>January|February|March|April|June|July|August|"
-                          r"September|October|November|December)\b")
+                          r"September|October|November|December|"
+                          r"(?<=\b(?:in|on|of|by) )May|(?<=\bsince )May|(?<=\buntil )May)\b")
 _MONTH_WORDS = frozenset("january february march april june july august september october "
                          "november december jan feb mar apr jun jul aug sep sept oct nov "
                          "dec".split())
