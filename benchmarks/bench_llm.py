@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ from qa import retrieve  # noqa: E402
 from qa.check import CheckConfig, Checker, split_reply  # noqa: E402
 from qa.evaluate import Question, contains_answer, load_questions  # noqa: E402
 from qa.facts import FactSet, extract  # noqa: E402
-from qa.generate import Done, GenerateConfig, Words, _final, _settle, stream_written  # noqa: E402
+from qa.generate import EXAMPLE_ANSWER, Done, GenerateConfig, Words, _final, _settle, stream_written  # noqa: E402
 from tests.llama_server import MODEL_ALIAS, LlamaServer, missing_packages  # noqa: E402
 
 REPLIES = CACHE / "llm-replies.json"
@@ -220,7 +219,7 @@ def accuracy(rights: list[dict[str, Any]], falses: list[dict[str, Any]], index: 
 def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], index: qa.Index,
                    threshold: float) -> dict[str, Any]:
     """Kept/dropped sentences, hit rates and latency at `threshold`."""
-    kept = dropped = written = hit_written = hit_final = hit_quoted = asked = 0
+    kept = dropped = written = hit_written = hit_final = hit_quoted = asked = echoes = 0
     reasons: dict[str, int] = {}
     for q, run in zip(questions, runs, strict=True):
         verdicts, final = checked(run, index, threshold)
@@ -229,10 +228,10 @@ def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], in
         asked += 1
         kept += sum(v.kept for v in verdicts)
         dropped += sum(not v.kept for v in verdicts)
+        echoes += sum(not v.kept and v.draft.text in EXAMPLE_ANSWER for v in verdicts)
         for v in verdicts:
             if not v.kept:
-                key = re.sub(r"“[^”]*”", "X", v.reason.split(" (")[0]).split(",")[0]
-                reasons[key] = reasons.get(key, 0) + 1
+                reasons[reason_kind(v.reason)] = reasons.get(reason_kind(v.reason), 0) + 1
         written += final.generated
         hit_written += final.generated and contains_answer(final.text, q.answers)
         hit_final += contains_answer(final.text, q.answers)
@@ -242,7 +241,25 @@ def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], in
             "kept": kept, "dropped": dropped, "written_answers": written,
             "hit_rate_written_only": hit_written / written if written else None,
             "hit_rate_final": hit_final / answerable, "hit_rate_quoted": hit_quoted / answerable,
-            "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))}
+            "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+            "example_echoes": echoes}
+
+
+REASONS = (("is not in", "a number, name or date of it is not in the cited passage"),
+           ("not close in meaning", "not close in meaning to the cited passage"),
+           ("heading", "repeats a passage heading"), ("unfinished", "cut off mid-sentence"),
+           ("no [n] marker", "no marker, and no given passage supports it"),
+           ("was not given", "cites a passage not given"), ("too short", "too short"),
+           ("a question", "a question"))
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a removal reason, for the tally (the first matching kind: a marker
+    problem is tallied by what then failed when the checker looked for another passage)."""
+    for words, kind in REASONS:
+        if words in reason:
+            return kind
+    return reason
 
 
 def latency(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -53,7 +53,14 @@ def llm_section(r: Result) -> list[str]:
                                                   f"{_seconds(lat['checked_p95_s'])}"],
     ])
     reasons = ", ".join(f"{k} ({v})" for k, v in a["drop_reasons"].items())
-    lines += ["", f"Why sentences were removed: {reasons or 'none'}.", "",
+    lines += ["", f"Why sentences were removed: {reasons or 'none'}; "
+              f"{a.get('example_echoes', 0)} of the removed sentences repeat the prompt's worked "
+              "example (a made-up harbour), which the model copies before answering.", "",
+              "The checker verifies that each sentence is supported by the passage it cites, "
+              "not that it answers the question: this base model (not instruction-tuned) "
+              "often copies a passage sentence beside the point, so its written answers hit "
+              "the expected answer less often than the quoted ones. A chat model does better; "
+              "the figures above are for the small adversary the tests run.", "",
               "**Checker accuracy by perturbation.** Right sentences: the model's sentences "
               f"that cite (or are re-marked to) a passage holding all their facts, with at least "
               f"{r['right_overlap']:.0%} of their content words in it. False sentences: each "
