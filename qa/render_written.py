@@ -71,4 +71,5 @@ CSS = """
 .qa-sent.qa-removed {text-decoration: line-through; opacity: .55;}
 .qa-dropped {margin-top: .5rem; font-size: .85rem; color: var(--body-text-color-subdued);}
 .qa-dropped summary {cursor: pointer;}
+.qa-dropped ul {padding-left: 1.2rem; margin: .3rem 0 0;}
 """

@@ -45,10 +45,11 @@ def test_written_answer_streams_and_shows_checked_sentences_and_sources(
         assert any("qa-pending" in c for c in seen), seen  # the model's words, as they came
         assert any("qa-checked" in c for c in seen), seen  # then settled, sentence by sentence
         text = answer.inner_text()
-        assert "Written by the model" in text and "34" in text, text
+        assert "Written by the model" in text and "[1]" in text, text
         assert answer.locator("a.qa-cite-link").count() >= 1
-        card = chat.sources().locator(".qa-card").first
-        assert "34 percent" in card.locator("mark").inner_text()
+        card = chat.sources().locator(".qa-card").first  # the quoted article sentence
+        quote = card.locator("mark").inner_text()
+        assert len(quote.split()) >= 4 and ".txt" in card.inner_text()
         if answer.locator("details.qa-dropped").count():  # removed sentences, on request
             answer.locator("details.qa-dropped summary").click()
             assert "removed:" in answer.locator("details.qa-dropped li").first.inner_text()

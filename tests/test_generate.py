@@ -60,8 +60,8 @@ def test_trade_answer_streams_then_settles(seed_index: qa.Index, llm: qa.LLM) ->
     assert len(words) > 3 and all(b.startswith(a) for a, b in zip(words, words[1:], strict=False))
     assert isinstance(events[-1], Done) and sum(isinstance(e, Done) for e in events) == 1
     answer = events[-1].answer
-    assert answer.generated, answer.notice
-    assert "34" in answer.text and answer.text.rstrip().endswith("]")
+    assert answer.generated, answer.notice  # the model is deterministic (temperature 0)
+    assert answer.text.rstrip().endswith("]") and answer.citations
     assert_checked_or_fallback(seed_index, TRADE, answer)
 
 
