@@ -154,6 +154,8 @@ class Checker:
         self._passages: list[_Passage] | None = None
 
     def _prepare(self) -> list[_Passage]:
+        if self._passages is None and not self.hits:
+            self._passages = []
         if self._passages is None:
             spans = [tuple(sentences(h.text)) or ((0, len(h.text)),) for h in self.hits]
             texts = []
@@ -179,6 +181,8 @@ class Checker:
         if _HEADING.search(draft.text):
             return Verdict(draft, False, reason="repeats a passage heading, not an answer")
         passages = self._prepare()
+        if not passages:
+            return Verdict(draft, False, reason="no passage was given to the model")
         vector = self.encode([draft.text])[0]
         sims = [float((p.vectors @ vector).max()) for p in passages]
         facts = extract(draft.text)

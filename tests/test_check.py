@@ -118,3 +118,8 @@ def test_echoed_headings_and_cut_off_sentences_are_removed(checker: Checker) -> 
     verdicts = list(_settle(checker, split_reply(reply), 0, last=True))
     assert [v.kept for v in verdicts] == [True, False] and "unfinished" in verdicts[1].reason
     assert list(_settle(checker, split_reply(reply), 0))[1].reason != verdicts[1].reason
+
+
+def test_without_passages_nothing_is_kept(seed_index: qa.Index) -> None:
+    verdict = Checker([], seed_index.embedder.encode).check(Draft("Trade grew by 34 percent.", (1,)))
+    assert not verdict.kept and "no passage" in verdict.reason
