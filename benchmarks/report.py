@@ -23,6 +23,7 @@ from sections import (  # noqa: E402
     size_section,
 )
 from sections_ingest import ingest_section  # noqa: E402
+from sections_llm import llm_section  # noqa: E402
 from sections_scale import encoder_section, scale_section  # noqa: E402
 
 PAGE = DOCS / "benchmarks.md"
@@ -161,13 +162,18 @@ def summary(r: dict[str, Result]) -> list[str]:
         if s.get("add"):
             lines.append(f"- Adding one article to the BBC index takes {s['add']['ratio']:.2%} "
                          "of a full build.")
+    if "llm" in r:
+        acc, ans = r["llm"]["report"], r["llm"]["answers"]
+        lines.append(f"- Written answers (Gemma 3 270M): {ans['kept']} of {ans['sentences']} "
+                     f"model sentences kept; checker on the report half: {acc['right_kept']:.0%} "
+                     f"of right sentences kept, {acc['false_removed']:.0%} of false ones removed.")
     return [*lines, ""]
 
 
 def write_report() -> Path:
     """Write docs/benchmarks.md (and the plots) from whatever results exist."""
     results = {n: load(n) for n in ("build", "latency", "coldstart", "quality", "encoder",
-                                    "scale", "ingest")}
+                                    "scale", "ingest", "llm")}
     usable = {n: r for n, r in results.items() if r and "skipped" not in r}
     DOCS.mkdir(parents=True, exist_ok=True)
     if not usable:
@@ -179,7 +185,7 @@ def write_report() -> Path:
                 ("coldstart", coldstart_section), ("quality", quality_section),
                 ("encoder", encoder_section),
                 ("scale", lambda r: scale_section(r, usable.get("build"), usable.get("latency"))),
-                ("ingest", ingest_section)]
+                ("ingest", ingest_section), ("llm", llm_section)]
     for name, section in sections:
         if name in usable:
             lines += section(usable[name])

@@ -4,7 +4,7 @@ Each benchmark runs in its own process (so peak memory is its own) and saves its
 as benchmarks/.cache/results/NAME.json; report.py turns them into the page. A benchmark
 that fails is reported and the others still run; its section then shows its last result.
 
-    python benchmarks/run_all.py [--only build,latency,coldstart,quality,encoder,scale]
+    python benchmarks/run_all.py [--only build,latency,coldstart,quality,encoder,scale,llm]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-BENCHES = ("build", "latency", "coldstart", "quality", "encoder", "scale", "ingest")
+BENCHES = ("build", "latency", "coldstart", "quality", "encoder", "scale", "ingest", "llm")
 """In this order: build writes the BBC index and caches its vectors for the others, and
-scale times adding an article against that build."""
+scale times adding an article against that build; llm starts its own llama.cpp server."""
 
 
 def run_one(name: str) -> dict[str, object]:

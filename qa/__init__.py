@@ -18,12 +18,14 @@ from .errors import (
     IndexNotFoundError,
     IndexStaleError,
     IngestError,
+    LLMError,
     ModelLoadError,
     QAError,
     QuestionError,
     RayError,
 )
 from .index import Index
+from .llm import LLM
 from .schema import Answer, Article, Citation, Hit, Passage
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "IndexNotFoundError",
     "IndexStaleError",
     "IngestError",
+    "LLM",
+    "LLMError",
     "ModelLoadError",
     "Passage",
     "QAError",

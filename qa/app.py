@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import gradio as gr
 
-from . import app_articles, render
+from . import app_articles, chat_written, render
 from .config import MODES
 from .errors import QAError
 from .live import LiveIndex
@@ -25,6 +25,7 @@ from .manage import ManageConfig, Manager, refusal
 
 if TYPE_CHECKING:
     from .index import Index
+    from .llm import LLM
     from .schema import Answer
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ CONCURRENCY = 2  # engine calls served at once, all endpoints together: a small 
 MAX_TURNS = 50  # turns kept in the conversation saved in the browser
 HISTORY_TURNS = 10  # earlier turns passed to the engine to resolve follow-up questions
 ENGINE = "engine"  # the concurrency group of every event that calls the engine
-DEFAULT_SETTINGS: dict[str, Any] = dict(k=5, mode="hybrid", articles=[], date_from="", date_to="")
+DEFAULT_SETTINGS: dict[str, Any] = dict(k=5, mode="hybrid", articles=[], date_from="", date_to="",
+                                        written=False)
 # Gradio's bundled Source Sans Pro SemiBold lacks most glyphs: semibold text uses Bold.
 FONTS = (gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
          "system-ui", "sans-serif")
@@ -90,8 +92,9 @@ def engine_history(turns: Sequence[render.Turn]) -> list[tuple[str, str]]:
 class ChatHandlers:
     """The page's event handlers, bound to one loaded index that every session shares."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, llm: LLM | None = None) -> None:
         self.index = index
+        self.llm = llm
 
     def answer(self, question: str, turns: Sequence[render.Turn],
                settings: dict[str, Any] | None) -> Answer:
@@ -107,9 +110,13 @@ class ChatHandlers:
         A bad question or a failure shows as a warning and leaves the page and the question
         as they were (an error would also mark every output with an error badge).
         """
+        if self.llm is not None and (settings or {}).get("written"):
+            yield from chat_written.respond(self.index, self.llm, question, turns, settings)
+            return
         turns = list(turns or [])
         try:
             turn = render.turn_record(self.answer(question, turns, settings))
+            turn |= {"origin": "quoted"} if self.llm is not None else {}
         except gr.Error as exc:
             gr.Warning(str(exc.message), title=exc.title)
             yield (gr.skip(),) * 5
@@ -144,7 +151,7 @@ class ChatHandlers:
         return str(value.get("text", ""))
 
 
-def ask_endpoint(index: Index) -> Callable[..., dict[str, Any]]:
+def ask_endpoint(index: Index, llm: LLM | None = None) -> Callable[..., dict[str, Any]]:
     """The `/ask` endpoint, also the MCP tool `ask`: its docstring is the tool's description."""
 
     def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
@@ -155,7 +162,10 @@ def ask_endpoint(index: Index) -> Callable[..., dict[str, Any]]:
         quote's character offsets in the article. If the articles do not answer the question,
         `abstained` is true, `text` says so, `citations` is empty and `related` lists the
         closest passages. Ask one factual question at a time; pass earlier questions as
-        `history` so that follow-ups such as "What did he say about it?" resolve.
+        `history` so that follow-ups such as "What did he say about it?" resolve. When the
+        server has a language model, `generated` is true if it wrote `text` (every sentence
+        checked against the quote it cites), `dropped` lists its sentences removed as
+        unsupported, and `notice` says why an answer fell back to quoting.
 
         Args:
             question: the question, in plain words (1 to 2000 characters).
@@ -165,9 +175,12 @@ def ask_endpoint(index: Index) -> Callable[..., dict[str, Any]]:
             a dict with the question, the answer text and abstained (true or false)
             citations: the n, quote, source, title, date, start, end and passage_id of each
             related: the closest passages, given only when the bot abstained
+            generated, dropped, notice: whether the model wrote it, its removed sentences, why
+            it fell back
         """
         turns = [h if isinstance(h, str) else tuple(h) for h in (history or [])]
-        return render.api_record(engine_call(lambda: index.ask(question, history=turns)))
+        return render.api_record(engine_call(lambda: index.ask(question, history=turns,
+                                                               llm=llm)))
 
     return ask
 
@@ -294,7 +307,8 @@ def _wire(handlers: ChatHandlers, page: dict[str, Any], controls: list[Any]) -> 
                       queue=False, **private)
 
 
-def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
+def build_app(index: Index, *, manage: ManageConfig | None = None,
+              llm: LLM | None = None) -> gr.Blocks:
     """The chat page for `index`, with its `/ask` and `/search` API endpoints, and its
     Articles view with `/articles`, `/add` and `/remove` (see `qa.app_articles`).
 
@@ -302,22 +316,26 @@ def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
         index: the loaded index; its model is loaded once and shared by every session.
         manage: whether and how the page may add and remove articles (default: it may,
             when served on a loopback address or with a login; see `qa.manage`).
+        llm: a model server to write answers (checked sentence by sentence); the page
+            then has a toggle to ask either way, and `/ask` uses it.
 
     Returns:
         The Gradio app, not yet launched: start it with `launch` (or `serve`).
     """
     live = LiveIndex(index)
-    handlers = ChatHandlers(live)  # type: ignore[arg-type]
+    handlers = ChatHandlers(live, llm)  # type: ignore[arg-type]
     key, secret = _storage_ids(index)
     with gr.Blocks(title="qa: ask the articles", analytics_enabled=False) as demo:
-        page: dict[str, Any] = {"demo": demo, "settings": gr.State(dict(DEFAULT_SETTINGS)),
+        settings = {**DEFAULT_SETTINGS, "written": llm is not None}
+        page: dict[str, Any] = {"demo": demo, "settings": gr.State(settings),
                                 "turns": gr.BrowserState([], storage_key=key, secret=secret)}
         header = gr.HTML(render.header_html(index.manifest))
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 page["chat"], page["box"], page["send"], page["clear"] = _chat_column(
                     example_questions(index))
-                controls = _controls(index)
+                written = chat_written.toggle(llm)
+                controls = [*_controls(index), written]
             with gr.Column(scale=2):
                 page["sources"], page["copy"] = _sources_column()
         _wire(handlers, page, controls)
@@ -327,7 +345,7 @@ def build_app(index: Index, *, manage: ManageConfig | None = None) -> gr.Blocks:
             refusal=lambda: refusal(read_only=config.read_only, host=demo.server_name,
                                     auth=demo.auth))
         engine = {"concurrency_limit": CONCURRENCY, "concurrency_id": ENGINE}
-        gr.api(ask_endpoint(live), api_name="ask", **engine)  # type: ignore[arg-type]
+        gr.api(ask_endpoint(live, llm), api_name="ask", **engine)  # type: ignore[arg-type]
         gr.api(search_endpoint(live), api_name="search", **engine)  # type: ignore[arg-type]
         gr.api(stream_function(live), api_name="ask_stream", api_visibility="undocumented",
                **engine)
@@ -392,7 +410,7 @@ def share_cores(concurrency: int) -> int:
 
 def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860,
           auth: tuple[str, str] | None = None, mcp: bool = False,
-          manage: ManageConfig | None = None) -> None:
+          manage: ManageConfig | None = None, llm: LLM | None = None) -> None:
     """Serve the chat for `index` until interrupted, printing its address (for `qa serve`).
 
     Args:
@@ -402,9 +420,10 @@ def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860,
         auth: (user, password) required to open the page.
         mcp: also serve the `ask` and `search` MCP tools.
         manage: whether and how the page may add and remove articles.
+        llm: a model server that writes the answers (see `build_app`).
     """
     share_cores(CONCURRENCY)
-    demo = build_app(index, manage=manage)
+    demo = build_app(index, manage=manage, llm=llm)
     url = launch(demo, host=host, port=port, auth=auth, mcp=mcp)
     counts = index.manifest["counts"]
     print(f"qa: chat on {counts['articles']} articles ({counts['passages']} passages) "
@@ -412,5 +431,8 @@ def serve(index: Index, *, host: str = "127.0.0.1", port: int = 7860,
     if mcp:
         print(f"qa: MCP tools `ask`, `search`, `articles`, `add` and `remove` at "
               f"{url.rstrip('/')}/gradio_api/mcp/", flush=True)
+    if llm:
+        print(f"qa: answers written by {llm.model} at {llm.host}, every sentence checked",
+              flush=True)
     print("qa: press Ctrl+C to stop", flush=True)
     demo.block_thread()

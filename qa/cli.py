@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .cli_llm import LLMModelOpt, LLMTimeoutOpt, LLMUrlOpt, make_llm, print_written
 from .errors import QAError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -219,14 +220,20 @@ def ask(
     k: Annotated[int, typer.Option("-k", min=1, help="Passages to consider.")] = 5,
     mode: Annotated[ModeChoice, typer.Option(help="Retrieval method.")] = ModeChoice.hybrid,
     as_json: JsonOpt = False,
+    llm_url: LLMUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_timeout: LLMTimeoutOpt = 60.0,
 ) -> None:
     """Answer QUESTION from the articles, citing every sentence.
-    Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\""""
+    Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\"
+    With a model: qa ask "Who is Li Qiang?" --llm http://127.0.0.1:8080/v1 --llm-model gemma"""
+    llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
     idx = _load(index)
-    answer = run(lambda: idx.ask(question, k=k, mode=mode.value))
+    answer = run(lambda: idx.ask(question, k=k, mode=mode.value, llm=llm))
     if as_json:
         print_json(answer.to_dict())
         return
+    print_written(answer, llm)
     typer.echo(answer.text + "\n")
     for c in answer.citations:
         typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}) {_where(c)}")
@@ -305,6 +312,9 @@ def serve(
                                                "pages.")] = 500,
     uploads: Annotated[str | None, typer.Option(help="Folder for uploaded files (default: "
                                                 "INDEX-uploads beside the index).")] = None,
+    llm_url: LLMUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_timeout: LLMTimeoutOpt = 60.0,
 ) -> None:
     """Serve the chat page (http://127.0.0.1:7860 by default). Its Articles view adds and
     removes articles when bound to 127.0.0.1 or run with --auth, unless --read-only."""
@@ -320,8 +330,10 @@ def serve(
                           request_bytes=int(max_request_mb * 2**20), pdf_pages=max_pdf_pages)
     manage = ManageConfig(read_only=read_only, limits=limits,
                           uploads=Path(uploads) if uploads else None)
+    llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
     idx = _load(index)
-    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp, manage=manage))
+    run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp, manage=manage,
+                          llm=llm))
 
 
 class EvalMode(str, Enum):

@@ -41,3 +41,8 @@ class QuestionError(QAError):
 
 class RayError(QAError):
     """Ray is not installed, or the Ray cluster cannot be reached or fails a job."""
+
+
+class LLMError(QAError):
+    """The LLM server is misconfigured, unreachable, too slow, refuses the key or sends an
+    unusable reply; `Index.ask(llm=...)` turns it into the quoted answer with a notice."""

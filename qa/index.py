@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .corpus import Extracted
+    from .llm import LLM
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ class Index:
 
     def ask(self, question: str, *, history: Sequence[str | tuple[str, str]] | None = None,
             k: int = 5, mode: Mode = "hybrid", sources: Sequence[str] | None = None,
-            date_from: str | None = None, date_to: str | None = None) -> Answer:
+            date_from: str | None = None, date_to: str | None = None,
+            llm: LLM | None = None) -> Answer:
         """Answer `question` with cited sentences quoted from the passages, or abstain.
 
         Args:
@@ -232,6 +234,9 @@ class Index:
                 pairs; used to resolve follow-ups such as "What did he say about it?".
             k: how many passages to consider and return as `hits`.
             mode, sources, date_from, date_to: as for `search`.
+            llm: let this model write the answer from the top passages; each sentence is
+                checked against its passage (see qa.generate). Falls back to the quoted
+                answer, with a `notice`, whenever that fails; an abstention stands.
         """
         question = check_question(question)
         allowed = self.filter_mask(sources, date_from, date_to)
@@ -243,7 +248,12 @@ class Index:
         ranking = self._ranking(query, vector, allowed, max(k, self.answerer.config.passages),
                                 mode)
         hits = self._hits(ranking, max(k, self.answerer.config.passages))
-        return self.answerer(question, ranking, hits[:k], hits)
+        answer = self.answerer(question, ranking, hits[:k], hits)
+        if llm is None:
+            return answer
+        from .generate import written_answer
+
+        return written_answer(question, history, answer, llm, self.embedder.encode)
 
     def _ranking(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
                  k: int, mode: Mode) -> rerank.Ranking:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from html import escape
 from typing import Any
 
+from . import render_written
 from .schema import Answer, Hit, Passage
 
 Turn = dict[str, Any]
@@ -47,7 +48,8 @@ def turn_record(answer: Answer) -> Turn:
                  for c in answer.citations]
     related = [_hit_record(h) for h in answer.hits] if answer.abstained else []
     return {"question": answer.question, "text": answer.text, "abstained": answer.abstained,
-            "citations": citations, "related": related}
+            "citations": citations, "related": related, "generated": answer.generated,
+            "dropped": list(answer.dropped), "notice": answer.notice}
 
 
 def api_record(answer: Answer) -> dict[str, Any]:
@@ -59,7 +61,8 @@ def api_record(answer: Answer) -> dict[str, Any]:
                           for c in turn["citations"]],
             "related": [{k: h.get(k) for k in ("title", "date", "source", "start", "end",
                                                "passage_id", "text", "url", "page")}
-                        for h in turn["related"]]}
+                        for h in turn["related"]],
+            "generated": turn["generated"], "dropped": turn["dropped"], "notice": turn["notice"]}
 
 
 def search_record(hit: Hit) -> dict[str, Any]:
@@ -94,7 +97,18 @@ def _marker_html(n: int, citation: dict[str, Any] | None, turn_index: int) -> st
 
 
 def answer_html(turn: Turn, turn_index: int) -> str:
-    """The answer text, escaped, with each `[n]` a link to its card in the sources panel."""
+    """The answer text, escaped, with each `[n]` a link to its card in the sources panel
+    (for a model-written answer also who wrote it and its removed sentences)."""
+    if turn.get("live") is not None:
+        return render_written.live_html(
+            turn, lambda text: _marked_html({**turn, "text": text}, turn_index))
+    kind = " qa-abstained" if turn.get("abstained") else ""
+    kind += " qa-streaming" if turn.get("streaming") else ""
+    return (f'<div class="qa-answer{kind}">{render_written.origin_html(turn)}'
+            f"{_marked_html(turn, turn_index)}{render_written.dropped_html(turn)}</div>")
+
+
+def _marked_html(turn: Turn, turn_index: int) -> str:
     by_n = {c["n"]: c for c in turn["citations"]}
     parts: list[str] = []
     cursor = 0
@@ -103,9 +117,7 @@ def answer_html(turn: Turn, turn_index: int) -> str:
         parts.append(_marker_html(n, by_n.get(n), turn_index))
         cursor = end
     parts.append(escape(turn["text"][cursor:]))
-    kind = " qa-abstained" if turn.get("abstained") else ""
-    kind += " qa-streaming" if turn.get("streaming") else ""
-    return f'<div class="qa-answer{kind}">{"".join(parts)}</div>'
+    return "".join(parts)
 
 
 def question_html(question: str) -> str:
@@ -355,7 +367,7 @@ CSS = """
 .qa-related-head {font-weight: 600; margin: .8rem 0 .5rem; color: var(--body-text-color-subdued);}
 .qa-flash {animation: qa-flash 1.4s ease-out;}
 @keyframes qa-flash {from {box-shadow: 0 0 0 3px var(--color-accent);} to {box-shadow: none;}}
-"""
+""" + render_written.CSS
 # A click on a [n] marker scrolls the sources panel to its card (waiting for the panel to
 # switch to that answer's sources, which the chatbot's select event does) and flashes it.
 JS = """

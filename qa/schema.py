@@ -92,6 +92,10 @@ class Answer:
 
     When `abstained` is true the index holds nothing that answers the question:
     `text` says so, `citations` is empty and `hits` are the closest passages.
+    With an LLM (`Index.ask(llm=...)`): `generated` tells that the model wrote `text`
+    (every sentence checked against the passage it cites), `dropped` holds the model's
+    sentences that were removed, each with the reason, and `notice` says why the answer
+    fell back to quoting the articles, when it did.
     """
 
     question: str
@@ -100,6 +104,9 @@ class Answer:
     abstained: bool
     hits: tuple[Hit, ...]
     confidence: float = 0.0
+    generated: bool = False
+    dropped: tuple[str, ...] = ()
+    notice: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,41 @@ def threads_as_served() -> Iterator[None]:
     app.share_cores(app.CONCURRENCY)
     yield
     torch.set_num_threads(before)
+
+
+LLAMA_KEY = "qa-test-key-5b1f"
+"""The API key the test llama.cpp server requires (tests check that it is never printed)."""
+
+
+def require_llama() -> None:
+    """Skip, loudly, without qa[llm]; under `make test` (QA_REQUIRE_LLM=1) or CI, fail."""
+    from tests.llama_server import missing_packages
+
+    reason = missing_packages()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true" or os.environ.get("QA_REQUIRE_LLM") == "1":
+        pytest.fail(f"the real llama.cpp server tests must run here: {reason}")
+    import warnings
+
+    warnings.warn(f"SKIPPING the real llama.cpp server tests: {reason}", stacklevel=2)
+    pytest.skip(f"real llama.cpp server tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real llama.cpp server with the Gemma 3 270M GGUF on 127.0.0.1, started once."""
+    require_llama()
+    from tests.llama_server import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama") / "server.log", api_key=LLAMA_KEY)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llm(llama_server: Any) -> qa.LLM:
+    """The test server as `qa.LLM`, with a timeout a loaded 2-core machine can meet."""
+    from tests.llama_server import MODEL_ALIAS
+
+    return qa.LLM(llama_server.url, MODEL_ALIAS, api_key=LLAMA_KEY, timeout=120.0, max_tokens=120)

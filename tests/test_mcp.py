@@ -25,8 +25,8 @@ def mcp_served(seed_index: qa.Index) -> Iterator[tuple[str, str]]:
     built: list[gr.Blocks] = []
     real_build = app.build_app
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "build_app", lambda index, **kw: built.append(real_build(index, **kw))
-                   or built[-1])
+        mp.setattr(app, "build_app",
+                   lambda index, **kw: built.append(real_build(index, **kw)) or built[-1])
         mp.setattr(gr.Blocks, "block_thread", lambda self: None)  # return instead of blocking
         mp.setattr(app, "share_cores", lambda concurrency: 1)  # keep torch's threads as they are
         out = io.StringIO()
@@ -72,6 +72,7 @@ def test_ask_tool_returns_citations(mcp_served: tuple[str, str]) -> None:
     answer = ast.literal_eval(text)  # Gradio's MCP bridge sends a dict result as str(dict)
     assert answer["abstained"] is False and "34 percent" in answer["text"]
     assert answer["citations"][0]["source"].endswith("000_ed18d489a2ac6f1b.txt")
+    assert (answer["generated"], answer["dropped"], answer["notice"]) == (False, [], None)
 
 
 def test_search_tool(mcp_served: tuple[str, str]) -> None:
