@@ -1,25 +1,23 @@
-"""Answer quality: recall@k, MRR, answer hits, abstention and citations, per retrieval mode.
+"""Answer quality by the protocol: held-out and tuning sets apart, txtai beside qa.
 
-Method: each question set is asked through `Index.ask(question, k=20, mode=...)`, exactly
-as `qa eval` does (qa.evaluate.evaluate_mode), in four modes: hybrid with the default
-fusion (convex, alpha 0.5), hybrid with reciprocal-rank fusion (the common baseline),
-dense only and BM25 only. Indexes are held in memory and every embedding (passages,
-questions, answer sentences) comes from the same model through a cache
-(benchmarks/.cache/vectors), so these runs measure quality, not speed.
+Method: the sets of qa.protocol (qa.datasets says which questions tune and which are held
+out). Every set is asked through `Index.ask(question, k=20)`, exactly as `qa eval
+--protocol` does; answerable questions with a known article are asked again of an index
+built without their articles (abstention by removal). Rows, all on the same passages and
+questions in the same run:
 
-Sets:
-  seeds          the two seed articles, tests/data/seed_questions.jsonl (46 questions, 8
-                 unanswerable); a hit is gold when it holds an expected answer and comes
-                 from the named article.
-  seeds+bbc      the same questions with the 2,225 BBC articles added as distractors.
-  squad1         SQuAD v1.1 dev: every paragraph is one passage (2,067); open retrieval
-                 over all of them; gold = the question's own paragraph. A fixed random
-                 sample of questions (seed 0).
-  squad1+bbc     the same with the BBC articles as distractors.
-  squad2         the SQuAD 2.0 subset (173 paragraphs); every question; the unanswerable
-                 ones measure abstention.
+  qa             the default: hybrid candidates re-ordered by the trained ranker, sentences
+                 picked and answerability judged by the trained models (qa/models)
+  first stage    the same without the ranker: convex fusion of cosine and BM25 (the
+                 previous default's retrieval), answers from the same models
+  dense, bm25    one retriever alone
+  txtai hybrid   txtai Embeddings, same model (all-MiniLM-L6-v2), same passage texts,
+                 hybrid (its BM25 + dense); retrieval only (txtai has no cited answerer)
 
-    python benchmarks/bench_quality.py [--squad-sample 2000] [--bbc-sample 1000]
+Indexes are held in memory and embeddings come from a cache (benchmarks/.cache/vectors), so
+these runs measure quality; speed is measured in the latency and build benchmarks.
+
+    python benchmarks/bench_quality.py [--squad-tuning-sample 1500]
 """
 
 from __future__ import annotations
@@ -34,9 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    BENCH,
     CACHE,
-    QUESTIONS,
-    SEEDS,
     CachedEmbedder,
     bench_file,
     default_embedder,
@@ -44,104 +41,110 @@ from common import (  # noqa: E402
     write_result,
 )
 
-from qa.config import BuildConfig, SearchConfig  # noqa: E402
-from qa.evaluate import Question, evaluate_mode, load_questions, sample_questions  # noqa: E402
+from qa.config import BuildConfig, ChunkConfig, SearchConfig  # noqa: E402
+from qa.evaluate import KS, Question, first_gold_rank, sample_questions  # noqa: E402
 from qa.index import Index  # noqa: E402
-from qa.squad import SQUAD_CHUNK, read_squad, write_squad  # noqa: E402
-from qa.text import sentences  # noqa: E402
+from qa.protocol import EvalSet, evaluate_set, protocol_sets  # noqa: E402
 
-KS = tuple(range(1, 21))
-RUNS: tuple[tuple[str, str, SearchConfig], ...] = (
-    ("hybrid", "hybrid", SearchConfig()),
-    ("hybrid-rrf", "hybrid", SearchConfig(fusion="rrf")),
-    ("dense", "dense", SearchConfig()),
-    ("bm25", "bm25", SearchConfig()),
-)
+RETRIEVAL_ONLY = (("dense", "dense"), ("bm25", "bm25"))
 
 
-def warm(embedder: CachedEmbedder, index: Index, questions: Sequence[Question],
-         sentences_too: bool) -> None:
-    """Encode the questions (and the passages' sentences) in large batches, once."""
-    texts = [q.question for q in questions]
-    if sentences_too:
-        texts += [p.text[s:e] for p in index.passages for s, e in sentences(p.text)]
-    embedder.encode(texts)
-    embedder.save()
+def builder_for(embedder: CachedEmbedder) -> Any:
+    def builder(sources: Sequence[Any], directory: Path, chunk: ChunkConfig | None = None) -> Index:
+        return memory_index(sources, embedder, BuildConfig(chunk=chunk or ChunkConfig()))
+    return builder
 
 
-def run_set(name: str, index: Index, questions: Sequence[Question],
-            embedder: CachedEmbedder) -> dict[str, Any]:
-    """Every run of RUNS over one question set."""
-    reports = []
-    for label, mode, config in RUNS:
-        t0 = time.perf_counter()
-        index.search_config = config
-        report = evaluate_mode(index, questions, mode, KS, label=label)
-        data = report.to_dict(misses=False)
-        data["missed"] = len(report.misses)
-        reports.append(data)
-        print(f"  {name} {label}: R@1 {data['recall'][1]:.3f} R@5 {data['recall'][5]:.3f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    index.search_config = SearchConfig()
-    embedder.save()
-    return {"passages": len(index), "questions": len(questions),
-            "answerable": sum(q.answerable for q in questions), "reports": reports}
+def retrieval(index: Index, questions: Sequence[Question], mode: str,
+              config: SearchConfig | None = None) -> dict[str, Any]:
+    """R@k and MRR of `Index.search` in one mode (history joined as `ask` does)."""
+    from qa.answer import retrieval_query
+
+    index.search_config = config or SearchConfig()
+    ranks = []
+    try:
+        for q in questions:
+            hits = index.search(retrieval_query(q.question, list(q.history)), k=max(KS),
+                                mode=mode)  # type: ignore[arg-type]
+            ranks.append(first_gold_rank(hits, q))
+    finally:
+        index.search_config = SearchConfig()
+    return _recall(ranks)
 
 
-def squad_index(path: Path, embedder: CachedEmbedder, distractors: Sequence[Path]) -> Index:
-    articles, _ = write_squad(read_squad(path), CACHE / "squad" / path.stem)
-    return memory_index([articles, *distractors], embedder, BuildConfig(chunk=SQUAD_CHUNK))
+def _recall(ranks: Sequence[int | None]) -> dict[str, Any]:
+    n = len(ranks) or 1
+    return {"recall": {k: sum(r is not None and r <= k for r in ranks) / n for k in KS},
+            "mrr": sum(1 / r for r in ranks if r) / n, "questions": len(ranks)}
 
 
-def seed_sets(embedder: CachedEmbedder, bbc: Path | None) -> dict[str, Any]:
-    questions = load_questions(QUESTIONS)
-    out = {}
-    for name, sources in (("seeds", [SEEDS]), ("seeds+bbc", [SEEDS, bbc] if bbc else None)):
-        if sources is None:
-            continue
-        index = memory_index(sources, embedder)
-        warm(embedder, index, questions, sentences_too=False)
-        out[name] = run_set(name, index, questions, embedder)
+def txtai_retrieval(index: Index, questions: Sequence[Question]) -> dict[str, Any] | None:
+    """txtai's hybrid search over the same passages, scored like ours."""
+    try:
+        from peers import txtai_search
+    except ImportError as exc:
+        print(f"  txtai skipped: {exc}")
+        return None
+    from qa.answer import retrieval_query
+
+    t0 = time.perf_counter()
+    found = txtai_search(index.passages, [retrieval_query(q.question, list(q.history))
+                                          for q in questions], k=max(KS))
+    hits = [[_as_hit(index, i) for i in rows] for rows in found]
+    out = _recall([first_gold_rank(h, q) for h, q in zip(hits, questions, strict=True)])
+    out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def squad_sets(embedder: CachedEmbedder, bbc: Path | None, sample: int,
-               bbc_sample: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    v1, v2 = bench_file("squad-dev-v1.1.json"), bench_file("squad2-dev-5articles.json")
-    plans = [("squad1", v1, [], sample), ("squad1+bbc", v1, [bbc] if bbc else None, bbc_sample),
-             ("squad2", v2, [], None)]
-    for name, path, distractors, n in plans:
-        if path is None or distractors is None:
-            continue
-        index = squad_index(path, embedder, distractors)
-        squad = read_squad(path)
-        questions = sample_questions(squad.questions, n)
-        warm(embedder, index, questions, sentences_too=not distractors)
-        out[name] = run_set(name, index, questions, embedder)
-        out[name].update(paragraphs=squad.paragraphs, total_questions=len(squad.questions),
-                         version=squad.version)
-    return out
+def _as_hit(index: Index, i: int) -> Any:
+    return index._hit(i, 0.0, 0, None, 0.0)
+
+
+def run_set(s: EvalSet, sample: int | None) -> dict[str, Any]:
+    questions = sample_questions(s.questions, sample)
+    answerable = [q for q in questions if q.answerable]
+    t0 = time.perf_counter()
+    qa_report = evaluate_set(s, sample=sample)
+    index = s.index
+    index.search_config = SearchConfig(rerank=False)
+    try:
+        first = evaluate_set(EvalSet(s.name, s.split, index, questions), sample=None)
+    finally:
+        index.search_config = SearchConfig()
+    rows: dict[str, Any] = {"qa": qa_report.to_dict(), "first stage": first.to_dict()}
+    for label, mode in RETRIEVAL_ONLY:
+        rows[label] = retrieval(index, answerable, mode)
+    peer = txtai_retrieval(index, answerable)
+    if peer is not None:
+        rows["txtai hybrid"] = peer
+    r = qa_report.report
+    print(f"  {s.name}: R@1 {r.recall[1]:.3f} answer {r.answer_hit_rate or 0:.3f} "
+          f"removal abstain {qa_report.removal_abstain} ({time.perf_counter() - t0:.0f} s)",
+          flush=True)
+    return {"split": s.split, "questions": len(questions), "answerable": len(answerable),
+            "passages": len(index), "rows": rows}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run every question set and save the figures as results/quality.json."""
+    """Run every set and save the figures as results/quality.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad-sample", type=int, default=2000,
-                        help="SQuAD v1.1 questions to ask (of 10,570)")
-    parser.add_argument("--bbc-sample", type=int, default=1000,
-                        help="SQuAD v1.1 questions to ask with the BBC distractors")
+    parser.add_argument("--squad-tuning-sample", type=int, default=1500,
+                        help="SQuAD tuning questions to ask (of 6,514); held-out: all")
     args = parser.parse_args(argv)
+    if bench_file("squad-dev-v1.1.json") is None or bench_file("news-bbc.jsonl") is None:
+        return
     t0 = time.perf_counter()
     embedder = CachedEmbedder(default_embedder())
-    bbc = bench_file("news-bbc.jsonl")
-    sets = seed_sets(embedder, bbc)
-    sets.update(squad_sets(embedder, bbc, args.squad_sample, args.bbc_sample))
+    sets = protocol_sets(BENCH, CACHE / "protocol", builder=builder_for(embedder))
+    embedder.save()
+    out = {}
+    for s in sets:
+        sample = args.squad_tuning_sample if s.name == "squad1-tuning" else None
+        out[s.name] = run_set(s, sample)
+        embedder.save()
     seconds = time.perf_counter() - t0
-    path = write_result("quality", {"sets": sets, "seconds": seconds,
-                                    "encoded_now": embedder.encoded,
-                                    "runs": [r[0] for r in RUNS]})
-    print(f"quality: {seconds:.0f} s ({embedder.encoded} texts encoded) -> {path}")
+    path = write_result("quality", {"sets": out, "seconds": seconds, "data": str(BENCH)})
+    print(f"quality: {seconds:.0f} s -> {path}")
 
 
 if __name__ == "__main__":

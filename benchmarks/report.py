@@ -19,11 +19,11 @@ from sections import (  # noqa: E402
     latency_section,
     loads,
     ms,
-    quality_section,
     size_section,
 )
 from sections_ingest import ingest_section  # noqa: E402
 from sections_llm import llm_section  # noqa: E402
+from sections_quality import quality_section  # noqa: E402
 from sections_scale import encoder_section, scale_section  # noqa: E402
 
 PAGE = DOCS / "benchmarks.md"
@@ -102,16 +102,25 @@ def header(results: dict[str, Result | None]) -> list[str]:
 
 
 def _quality_line(q: Result) -> list[str]:
+    """Held-out figures only: qa beside txtai, same questions and passages, same run."""
     lines = []
-    for name, label in (("seeds+bbc", "seed questions + BBC distractors"),
-                        ("squad1", "SQuAD v1.1 open retrieval")):
-        data = q["sets"].get(name)
-        if not data:
+    for name, data in q["sets"].items():
+        if data["split"] != "held-out":
             continue
-        reps = {r["mode"]: r for r in data["reports"]}
-        cells = ", ".join(f"{m} {reps[m]['recall']['1']:.2f} / {reps[m]['recall']['5']:.2f}"
-                          for m in ("hybrid", "hybrid-rrf", "bm25", "dense") if m in reps)
-        lines.append(f"- Quality, {label} (R@1 / R@5): {cells}.")
+        rows = data["rows"]
+        cells = []
+        for key, label in (("qa", "qa"), ("first stage", "first stage"),
+                           ("txtai hybrid", "txtai")):
+            if key in rows:
+                rep = rows[key].get("report", rows[key])
+                cells.append(f"{label} {rep['recall']['1']:.2f} / {rep['recall']['5']:.2f}")
+        rep = rows["qa"]["report"]
+        extra = "" if rep.get("answer_hit_rate") is None else \
+            f"; qa answer hit {rep['answer_hit_rate']:.2f}"
+        if rows["qa"].get("removal_abstain") is not None:
+            extra += (f", abstains on {rows['qa']['removal_abstain']:.0%} with the article "
+                      f"removed vs {rep['false_abstain_rate']:.0%} with it present")
+        lines.append(f"- Held-out `{name}` (R@1 / R@5): " + ", ".join(cells) + extra + ".")
     return lines
 
 

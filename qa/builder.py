@@ -312,7 +312,7 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
-    sentence_index = SentenceIndex.make(blocks, passages)
+    sentence_index = SentenceIndex.make(blocks, passages, config.index_type)
     exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)

@@ -401,14 +401,24 @@ def eval_(
                                                           "this many questions.")] = None,
     misses: Annotated[bool, typer.Option("--misses", help="List each mode's misses.")] = False,
     as_json: JsonOpt = False,
+    protocol: Annotated[str | None, typer.Option(
+        help="Evaluate every tuning and held-out set of the protocol instead, from this "
+             "data folder (../shared/bench); tables for tuning and held-out apart.")] = None,
 ) -> None:
     """Measure retrieval and answers against QUESTIONS: recall@k, MRR, answer hits,
     abstention, citation validity, latency. With --squad, the SQuAD paragraphs get their
-    own index under --work instead of --index.
+    own index under --work instead of --index. With --protocol DATA, every tuning and
+    held-out set (docs/evaluation.md), including abstention with the articles removed.
     Example: qa eval tests/data/seed_questions.jsonl --mode hybrid --misses"""
     from .config import MODES
     from .evaluate import format_misses, format_table, load_questions, sample_questions
 
+    if protocol is not None:
+        from .cli_protocol import eval_protocol
+
+        eval_protocol(protocol, work if work != "squad-eval" else ".qa-protocol",
+                      as_json=as_json, sample=limit)
+        return
     if (questions is None) == (squad is None):
         raise fail("give a QUESTIONS file or --squad FILE (one of them)", 2)
     if distractors and not squad:
@@ -430,6 +440,15 @@ def eval_(
     typer.echo(format_table(reports))
     if misses:
         typer.echo("\n" + format_misses(reports))
+
+
+def _register() -> None:
+    from .cli_protocol import train_command
+
+    app.command("train")(train_command)
+
+
+_register()
 
 
 def main() -> None:

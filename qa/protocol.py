@@ -72,7 +72,7 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
     from .evaluate import load_questions
     from .squad import SQUAD_CHUNK, read_squad, write_squad
 
-    builder = builder or build
+    builder = builder or _reusing(build)
     split = datasets.squad_split(data)
     articles, _ = write_squad(split.squad, work / "squad")
     squad = builder([articles], work / "squad" / "index", chunk=SQUAD_CHUNK)
@@ -110,6 +110,19 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
                                 builder([v2_articles], work / "squad2" / "index",
                                         chunk=SQUAD_CHUNK), v2.questions))
     return sets
+
+
+def _reusing(build: Builder) -> Builder:
+    """`build`, handing every later build the vectors of the earlier ones, so an index
+    without some articles costs no encoding."""
+    known: dict[str, Any] = {}
+
+    def builder(sources: Sequence[Any], directory: Path, **options: Any) -> Index:
+        index = build(sources, directory, vector_cache=dict(known) or None, **options)
+        known.update(index._vectors_by_text())
+        return index
+
+    return builder
 
 
 def evaluate_set(s: EvalSet, mode: str = "hybrid", *, progress: Progress | None = None,

@@ -108,23 +108,32 @@ class SentenceIndex:
     first: np.ndarray
 
     @classmethod
-    def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage]) -> SentenceIndex:
-        """From one (sentences, dim) block per passage, in passage order."""
+    def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage],
+             kind: str = "auto") -> SentenceIndex:
+        """From one (sentences, dim) block per passage, in passage order. `kind` is a
+        FAISS index type as for passages (qa.dense), resolved by the number of sentences;
+        an exact index keeps float16 vectors (half the memory, same ranking)."""
         import faiss
         import numpy as np
+
+        from . import dense
 
         dim = next((b.shape[1] for b in blocks if len(b)), 0) or (
             blocks[0].shape[1] if blocks else 1)
         rows = [(i, s, e) for i, p in enumerate(passages) for s, e in sentences(p.text)]
-        index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
-                                           faiss.METRIC_INNER_PRODUCT)
         stacked = np.vstack([b for b in blocks if len(b)]).astype(np.float32) if rows else \
             np.zeros((0, dim), dtype=np.float32)
         if len(stacked) != len(rows):
             raise ValueError(f"{len(stacked)} sentence vectors for {len(rows)} sentences")
-        index.add(stacked)
+        kind = dense.resolve(kind, len(rows))
+        if kind == "flat":
+            index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
+                                               faiss.METRIC_INNER_PRODUCT)
+            index.add(stacked)
+        else:
+            index = dense.make(stacked, kind)
         arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
-        return cls(index, arr, _first(arr[:, 0], len(passages)))
+        return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)))
 
     def save(self, directory: Path) -> None:
         import faiss
@@ -138,7 +147,11 @@ class SentenceIndex:
         import faiss
         import numpy as np
 
+        from . import dense
+
         vectors = faiss.read_index(str(directory / VECTORS_FILE))
+        dense.tune(vectors)
+        vectors = _with_direct_map(vectors)
         rows = np.load(directory / SPANS_FILE)
         if vectors.ntotal != len(rows):
             raise ValueError(f"{vectors.ntotal} sentence vectors, {len(rows)} sentences")
@@ -181,3 +194,12 @@ def _first(owners: np.ndarray, passages: int) -> np.ndarray:
 
     counts = np.bincount(owners, minlength=passages) if len(owners) else np.zeros(passages, int)
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _with_direct_map(index: Any) -> Any:
+    """IVF indexes need a direct map to give back a sentence's (approximate) vector."""
+    import faiss
+
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()
+    return index

@@ -397,9 +397,10 @@ def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
     from . import datasets
     from .builder import build
     from .evaluate import load_questions
-    from .protocol import protocol_sets
+    from .protocol import _reusing, protocol_sets
 
-    builder = builder or build
+    builder = builder or _reusing(build)
+
     sets = [TuningSet(s.name, s.index, s.questions,
                       squad_weight if s.name.startswith("squad") else news_weight, s.removed)
             for s in protocol_sets(data, work, builder=builder, splits=("tuning",))]

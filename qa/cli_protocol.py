@@ -1,0 +1,89 @@
+"""`qa train` and `qa eval --protocol`: fit the shipped models on the tuning data, and
+measure tuning and held-out sets apart (see qa.datasets, qa.protocol, qa.train)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DataOpt = Annotated[str, typer.Option(
+    help="Folder with squad-dev-v1.1.json, squad2-dev-5articles.json and news-bbc.jsonl "
+         "(sources and checksums: ../shared/bench/SOURCES.md).", envvar="QA_BENCH_DATA")]
+WorkOpt = Annotated[str, typer.Option(help="Folder for the article files and indexes the "
+                                           "sets need (re-used when unchanged).")]
+
+
+def _check_data(data: str) -> Path:
+    from .datasets import BBC, SQUAD1
+    from .errors import IngestError
+
+    folder = Path(data)
+    missing = [name for name in (SQUAD1, BBC) if not (folder / name).is_file()]
+    if missing:
+        raise IngestError(f"{folder}: missing {', '.join(missing)} (see ../shared/bench/"
+                          "SOURCES.md for where they come from)")
+    return folder
+
+
+def _progress() -> tuple[object, object]:
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step not in bars:
+            bars[step] = tqdm(total=total, desc=step, unit="question", file=sys.stderr,
+                              disable=None, leave=False)
+        bars[step].update(done - bars[step].n)
+
+    return progress, bars
+
+
+def train_command(
+    data: DataOpt = "../shared/bench",
+    work: WorkOpt = ".qa-train",
+    out: Annotated[str, typer.Option(help="Where to write the models.")] = "qa/models",
+    seed: Annotated[int, typer.Option(help="Random seed (folds, bagging).")] = 0,
+    trees: Annotated[int, typer.Option(min=1, help="Boosting rounds of the ranker.")] = 300,
+) -> None:
+    """Re-fit the ranker, the sentence scorer and the answerability model from the tuning
+    data only (SQuAD v1.1 dev articles 1-32 without the SQuAD 2.0 ones, the seed questions,
+    benchmarks/questions/bbc_tuning.jsonl). About 20 minutes on 2 cores from scratch.
+    Example: qa train --data ../shared/bench --out qa/models"""
+    from .cli import hide_loading_bars, print_json, run
+    from .train import TrainConfig, train, tuning_sets
+
+    folder = run(lambda: _check_data(data))
+    t0 = time.perf_counter()
+    hide_loading_bars()
+    typer.echo(f"building the tuning indexes in {work}/ ...", err=True)
+    sets = run(lambda: tuning_sets(folder, Path(work)))
+    progress, _ = _progress()
+    report = run(lambda: train(sets, Path(out), TrainConfig(seed=seed, trees=trees),
+                               progress=progress))  # type: ignore[arg-type]
+    report.seconds = time.perf_counter() - t0
+    print_json(report.to_dict())
+    typer.echo(f"models written to {out}/ in {report.seconds / 60:.1f} min", err=True)
+
+
+def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None) -> None:
+    """Every tuning and held-out set of the protocol, printed as two tables."""
+    from .cli import hide_loading_bars, print_json, run
+    from .protocol import evaluate_set, format_reports, protocol_sets
+
+    folder = run(lambda: _check_data(data))
+    hide_loading_bars()
+    typer.echo(f"building the protocol's indexes in {work}/ ...", err=True)
+    sets = run(lambda: protocol_sets(folder, Path(work)))
+    reports = []
+    for s in sets:
+        typer.echo(f"asking {s.name} ({len(s.questions)} questions)", err=True)
+        reports.append(run(lambda s=s: evaluate_set(s, sample=sample)))
+    if as_json:
+        print_json([r.to_dict() for r in reports])
+    else:
+        typer.echo(format_reports(reports))

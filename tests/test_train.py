@@ -1,0 +1,64 @@
+"""`qa train` end to end on a tiny tuning set: real index, real LightGBM and scikit-learn."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.evaluate import load_questions
+from qa.models import ANSWERABLE_FILE, RANKER_FILE, SENTENCE_FILE, Models
+from qa.train import TrainConfig, TuningSet, train
+
+from .conftest import DATA, SEEDS
+
+MARCH = "000_ed18d489a2ac6f1b"
+
+
+@pytest.fixture(scope="module")
+def tiny_sets(seed_index: qa.Index, embedder: object,
+              tmp_path_factory: pytest.TempPathFactory) -> list[TuningSet]:
+    """The seed questions about the March article, asked of the seed index and of an index
+    without that article (every question there should be abstained on)."""
+    other = tmp_path_factory.mktemp("without-march")
+    for path in SEEDS.iterdir():
+        if path.stem != MARCH:
+            shutil.copy(path, other / path.name)
+    removed = qa.build([other], other.parent / "index-without-march", embedder=embedder)
+    questions = [q for q in load_questions(DATA / "seed_questions.jsonl")
+                 if q.source == MARCH or not q.answerable]
+    index = qa.load(seed_index.path, embedder=embedder)
+    return [TuningSet("seeds", index, questions, 1.0, removed)]
+
+
+def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp_path: Path,
+                                                 seed_index: qa.Index, embedder: object) -> None:
+    report = train(tiny_sets, tmp_path, TrainConfig(trees=20))
+    for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, "training.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert report.questions == {"seeds": len(tiny_sets[0].questions)}
+    assert 0.0 < report.threshold < 1.0
+    assert set(report.abstain_on_removed) == {"seeds"}
+
+    index = qa.load(seed_index.path, embedder=embedder)
+    index.models = Models.load(tmp_path)
+    answer = index.ask("How much did trade between Kazakhstan and China grow in 2022?")
+    assert "34 percent" in answer.text and answer.citations
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_training_is_reproducible(tiny_sets: list[TuningSet], tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    train(tiny_sets, first, TrainConfig(trees=20, seed=3))
+    train(tiny_sets, second, TrainConfig(trees=20, seed=3))
+    for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_the_shipped_models_load_and_match_the_features() -> None:
+    models = Models.load()
+    assert models.ranker is not None and models.sentences is not None
+    assert models.answerable is not None and 0.0 < models.answerable.threshold < 1.0
+    assert all(v for v in models.describe().values())
