@@ -117,12 +117,33 @@ def run_set(s: EvalSet, sample: int | None) -> dict[str, Any]:
     peer = txtai_retrieval(index, answerable)
     if peer is not None:
         rows["txtai hybrid"] = peer
+    if s.name.startswith("bbc"):
+        rows["by kind"] = by_kind(s, questions)
     r = qa_report.report
     print(f"  {s.name}: R@1 {r.recall[1]:.3f} answer {r.answer_hit_rate or 0:.3f} "
           f"removal abstain {qa_report.removal_abstain} ({time.perf_counter() - t0:.0f} s)",
           flush=True)
     return {"split": s.split, "questions": len(questions), "answerable": len(answerable),
             "passages": len(index), "rows": rows}
+
+
+def by_kind(s: EvalSet, questions: Sequence[Question]) -> dict[str, Any]:
+    """qa's R@1, answer hits and abstentions per kind of question (direct, paraphrase,
+    follow-up, unanswerable) of a hand-written BBC set."""
+    from qa import datasets
+    from qa.evaluate import evaluate_mode
+
+    kinds = datasets.kinds(s.name.replace("-", "_"))
+    out = {}
+    for kind in sorted(set(kinds.values())):
+        subset = [q for q in questions if kinds.get(q.id or "") == kind]
+        if subset:
+            r = evaluate_mode(s.index, subset, "hybrid", KS)
+            out[kind] = {"questions": len(subset), "recall_1": r.recall[1],
+                         "answer_hit_rate": r.answer_hit_rate,
+                         "false_abstain_rate": r.false_abstain_rate,
+                         "abstain_recall": r.abstain_recall}
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -85,6 +85,7 @@ def quality_section(r: Result) -> list[str]:
         lines += [f"- `{n}`: {SETS.get(n, '')} ({d['questions']} questions, {d['passages']:,} "
                   "passages)" for n, d in sets.items() if d["split"] == split]
         lines += ["", *quality_tables(sets, split), ""]
+    lines += kind_tables(sets)
     lines += [plot("bench-quality", draw, (10, 3.6)), "", stamp(r), ""]
     return lines
 
@@ -95,3 +96,19 @@ def _r1(row: Result | None) -> float:
     report = row.get("report", row)
     recall = {int(k): v for k, v in report["recall"].items()}
     return recall.get(1) or 0.0
+
+
+def kind_tables(sets: Result) -> list[str]:
+    """qa per kind of question on the hand-written BBC sets."""
+    lines = []
+    for name, data in sets.items():
+        kinds = data["rows"].get("by kind")
+        if not kinds:
+            continue
+        rows = [[kind, str(k["questions"]), f3(k["recall_1"]), f3(k["answer_hit_rate"]),
+                 f3(k["false_abstain_rate"]), f3(k["abstain_recall"])]
+                for kind, k in kinds.items()]
+        lines += [f"`{name}` ({data['split']}) by kind of question, qa default:", "",
+                  *table(["kind", "questions", "R@1", "answer hit", "false abstain",
+                          "abstain (unanswerable)"], rows), ""]
+    return lines

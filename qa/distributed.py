@@ -41,9 +41,23 @@ class _Encode:
         self._batch_size = batch_size
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        import numpy as np
+
         texts = [str(t) for t in batch["text"]]
-        vectors = self._embedder.encode(texts, batch_size=self._batch_size)
-        return {"i": batch["i"], "vector": vectors}
+        if "spans" not in batch:
+            return {"i": batch["i"],
+                    "vector": self._embedder.encode(texts, batch_size=self._batch_size)}
+        from .sentences import encode_passages
+
+        spans = [[tuple(s) for s in json.loads(str(x))] for x in batch["spans"]]
+        vectors, blocks = encode_passages(self._embedder, texts, spans,
+                                          batch_size=self._batch_size)
+        # Sentence blocks differ in length: each travels as the bytes of a float32 array.
+        packed = np.empty(len(blocks), dtype=object)
+        packed[:] = [b.astype(np.float32).tobytes() for b in blocks]
+        return {"i": batch["i"], "vector": vectors, "sentences": packed}
 
 
 def _path(cache_dir: str | None) -> Path | None:
@@ -150,37 +164,62 @@ class RayEncoder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
                progress: Progress | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in input order."""
+        return self._encode(texts, None, batch_size, progress)[0]
+
+    def encode_passages(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                        *, batch_size: int = 64,
+                        progress: Progress | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and their sentences' vectors (late chunking on the replicas, as
+        `qa.sentences` does locally), in input order."""
+        vectors, blocks = self._encode(texts, spans, batch_size, progress)
+        return vectors, blocks or []
+
+    def _encode(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None,
+                batch_size: int, progress: Progress | None
+                ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         import numpy as np
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         if len(texts) == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32), \
+                None if spans is None else []
         ray = _import_ray()
         if self.backend != "torch":
             self._local_embedder()  # export the ONNX graph once, before replicas look for it
         _connect(ray, self._address, self._replicas)
         replicas = self._replicas or max(1, int(ray.cluster_resources().get("CPU", 1)))
         replicas = min(replicas, len(texts))
-        order, vectors = self._run(ray, texts, batch_size, replicas, progress)
+        order, vectors, packed = self._run(ray, texts, spans, batch_size, replicas, progress)
         if not np.array_equal(np.sort(order), np.arange(len(texts))):
             raise RayError(f"Ray returned {len(order)} vectors for {len(texts)} texts")
         out = np.empty_like(vectors)
         out[order] = vectors
         self._dimension = int(out.shape[1])
-        return out
+        if packed is None:
+            return out, None
+        blocks: list[np.ndarray] = [np.zeros(0)] * len(texts)
+        for i, raw in zip(order.tolist(), packed, strict=True):
+            blocks[i] = np.frombuffer(raw, dtype=np.float32).reshape(-1, out.shape[1])
+        return out, blocks
 
-    def _run(self, ray: Any, texts: Sequence[str], batch_size: int, replicas: int,
-             progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, ray: Any, texts: Sequence[str],
+             spans: Sequence[Sequence[tuple[int, int]]] | None, batch_size: int, replicas: int,
+             progress: Progress | None) -> tuple[np.ndarray, np.ndarray, list[bytes] | None]:
+        import json
+
         import numpy as np
 
         # Small jobs are split so that every replica gets a share; the model still
         # sees at most `batch_size` texts per forward pass.
         rows = max(1, min(batch_size, -(-len(texts) // replicas)))
         blocks = min(-(-len(texts) // rows), replicas * 8)
-        items = [{"i": i, "text": t} for i, t in enumerate(texts)]
+        items = [{"i": i, "text": t} if spans is None else
+                 {"i": i, "text": t, "spans": json.dumps([list(x) for x in spans[i]])}
+                 for i, t in enumerate(texts)]
         order: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
+        packed: list[bytes] = []
         try:
             with _quiet_progress(ray):
                 ds = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
@@ -193,11 +232,14 @@ class RayEncoder:
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                     order.append(np.asarray(batch["i"], dtype=np.int64))
                     vectors.append(np.asarray(batch["vector"], dtype=np.float32))
+                    if spans is not None:
+                        packed.extend(bytes(b) for b in batch["sentences"])
                     if progress:
                         progress(len(order[-1]))
         except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors in its own types
             raise _translate(exc) from None
-        return np.concatenate(order), np.concatenate(vectors)
+        return np.concatenate(order), np.concatenate(vectors), \
+            None if spans is None else packed
 
     def encode_query(self, text: str) -> np.ndarray:
         """One unit vector for a query, from a local copy of the model (no round trip)."""

@@ -9,6 +9,9 @@ import qa
 from qa.embed import Encoder
 
 TRADE = "How much did trade between Kazakhstan and China grow in 2022?"
+# A seed question the test model (Gemma 3 270M, temperature 0) answers with a sentence the
+# checker keeps, given the passages qa ranks first for it (re-checked when ranking changes).
+WRITTEN = "How many joint investment projects are being implemented?"
 ABSTAIN = "What is the capital of France?"
 
 XSS_ARTICLE = "\n\n".join([

@@ -10,7 +10,7 @@ import pytest
 
 import qa
 from qa import app
-from tests.helpers import TRADE, free_port
+from tests.helpers import TRADE, WRITTEN, free_port
 from tests.test_browser import Chat, browser  # noqa: F401 - the module's Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.usefixtures("threads_as_served")]
@@ -40,7 +40,7 @@ def test_written_answer_streams_and_shows_checked_sentences_and_sources(
     try:
         assert page.locator("#qa-written-toggle input").is_checked()
         page.evaluate(WATCH)
-        answer = chat.ask(TRADE)
+        answer = chat.ask(WRITTEN)
         seen = page.evaluate("() => [...window.qaSeen]")
         assert any("qa-pending" in c for c in seen), seen  # the model's words, as they came
         assert any("qa-checked" in c for c in seen), seen  # then settled, sentence by sentence

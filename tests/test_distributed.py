@@ -85,6 +85,9 @@ def test_ray_build_matches_local_build(local_ray: None, torch_embedder: Embedder
     assert remote.manifest["model"] == local.manifest["model"]
     assert remote.manifest["settings"]["backend"] == "torch"
     np.testing.assert_allclose(vectors(remote.path), vectors(local.path), atol=1e-5, rtol=0)
+    sentences = remote.sentences.vectors, local.sentences.vectors  # late-chunked on replicas
+    np.testing.assert_allclose(sentences[0].reconstruct_n(0, sentences[0].ntotal),
+                               sentences[1].reconstruct_n(0, sentences[1].ntotal), atol=1e-3)
     for question in QUESTIONS:
         for mode in ("hybrid", "dense", "bm25"):
             got, want = remote.search(question, mode=mode), local.search(question, mode=mode)

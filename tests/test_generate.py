@@ -21,7 +21,7 @@ from qa.answer import ABSTAIN_TEXT
 from qa.evaluate import ArticleTexts, citations_valid, load_questions
 from qa.generate import Done, Words, stream_written
 from tests.conftest import DATA, LLAMA_KEY, require_llama
-from tests.helpers import ABSTAIN, TRADE, free_port
+from tests.helpers import ABSTAIN, TRADE, WRITTEN, free_port
 from tests.llama_server import MODEL_ALIAS, LlamaServer
 
 pytestmark = pytest.mark.llm
@@ -53,16 +53,16 @@ def test_seed_answers_are_checked_or_quoted_with_a_notice(seed_index: qa.Index,
     assert any(a.generated for a in answers), [a.notice for a in answers]
 
 
-def test_trade_answer_streams_then_settles(seed_index: qa.Index, llm: qa.LLM) -> None:
-    extractive = seed_index.ask(TRADE)
-    events = list(stream_written(TRADE, None, extractive, llm, seed_index.embedder.encode))
+def test_written_answer_streams_then_settles(seed_index: qa.Index, llm: qa.LLM) -> None:
+    extractive = seed_index.ask(WRITTEN)
+    events = list(stream_written(WRITTEN, None, extractive, llm, seed_index.embedder.encode))
     words = [e.text for e in events if isinstance(e, Words)]
     assert len(words) > 3 and all(b.startswith(a) for a, b in zip(words, words[1:], strict=False))
     assert isinstance(events[-1], Done) and sum(isinstance(e, Done) for e in events) == 1
     answer = events[-1].answer
     assert answer.generated, answer.notice  # the model is deterministic (temperature 0)
     assert answer.text.rstrip().endswith("]") and answer.citations
-    assert_checked_or_fallback(seed_index, TRADE, answer)
+    assert_checked_or_fallback(seed_index, WRITTEN, answer)
 
 
 def test_abstention_holds_whatever_the_model(seed_index: qa.Index, llm: qa.LLM) -> None:
