@@ -11,6 +11,11 @@ is a local folder or a name already in the Hugging Face cache.
     reranker = CrossEncoderReranker("cross-encoder/ms-marco-MiniLM-L6-v2", cache_dir=Path(".qa-onnx"))
     scores = reranker.score("How much did trade grow?", [hit.text for hit in hits])
     best_first = [hits[i] for i in scores.argsort()[::-1]]
+
+Latency for 20 passages of 100 words (145 tokens a pair), MiniLM-L6 size, on the
+2 shared cores under load from other jobs, median (best) of 20: fp32 855 (696) ms on one
+thread, 1600 (468) ms on two; int8 442 (348) ms on one thread, 816 (238) ms on two.
+Two threads win only when the second core is free.
 """
 
 from __future__ import annotations
