@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,13 +171,15 @@ def quantize_onnx(source: Path, target: Path) -> None:
             extra_options={"DefaultTensorType": TensorProto.FLOAT}))
 
 
-def cached_graph(model_dir: Path, name: str, cache_dir: Path, *, quantize: bool) -> Path:
-    """The path of the exported (and maybe quantised) graph, exporting it if absent."""
+def cached_graph(model_dir: Path, name: str, cache_dir: Path, *, quantize: bool,
+                 export: Callable[[Path, Path], None] | None = None) -> Path:
+    """The path of the exported (and maybe quantised) graph, exporting it if absent with
+    `export(model_dir, target)` (default `export_onnx`, the encoder's transformer)."""
     stem = f"{_slug(name)}-{model_digest(model_dir)}"
     fp32 = cache_dir / f"{stem}.onnx"
     if not fp32.exists():
         logger.info("exporting %s to %s", name, fp32)
-        export_onnx(model_dir, fp32)
+        (export or export_onnx)(model_dir, fp32)
     if not quantize:
         return fp32
     int8 = cache_dir / f"{stem}-int8.onnx"
