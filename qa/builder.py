@@ -24,6 +24,7 @@ from .embed import make_embedder
 from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .fetch import is_url
 from .formats import ReadOptions
+from .models import Models
 from .schema import Article, Passage
 from .sentences import SentenceIndex, encode_passages, passage_spans
 
@@ -98,7 +99,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None,
           vector_cache: Mapping[str, np.ndarray] | None = None, read: ReadOptions | None = None,
-          extracted: Mapping[str, Extracted] | None = None) -> Index:
+          extracted: Mapping[str, Extracted] | None = None, reranker: str | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
     An existing index built from the same sources and settings is loaded instead of
@@ -143,7 +144,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
     reason = "forced" if force else store.rebuild_reason(path, corpus.files, config.fingerprint())
     if reason is None:
         logger.info("index in %s is up to date", path)
-        return load(path, embedder=embedder)
+        return _with_reranker(load(path, embedder=embedder), reranker)
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
     previous = None if force else _previous(path)
@@ -160,7 +161,21 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
         known = _known_vectors(path, previous, config)
     spans = [passage_spans(p, t) for p, t in zip(passages, texts, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
-    return _write(path, config, embedder, corpus, passages, vectors, blocks)
+    return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks),
+                          reranker)
+
+
+def _with_reranker(index: Index, reranker: str | None) -> Index:
+    """`index`, with a user's CrossEncoder recorded in its manifest when one is given."""
+    if reranker and index.manifest.get("reranker") != reranker:
+        manifest = {**index.manifest, "reranker": reranker}
+        tmp = index.path / (store.MANIFEST + ".tmp")
+        store.write_json(tmp, manifest)
+        os.replace(tmp, index.path / store.MANIFEST)
+        index.manifest = manifest
+    if reranker:
+        index.use_reranker(reranker)
+    return index
 
 
 def _file_source(source: str, files: set[str] | dict[str, Any]) -> str | None:
@@ -322,6 +337,7 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
         if exact is not None:
             np.save(tmp / VECTORS_FILE, vectors)
         manifest = store.make_manifest(tmp, settings=config.fingerprint(),
+                                       models=Models.load().describe(),
                                        dimension=embedder.dimension, files=corpus.files,
                                        passages=len(passages), articles=len(corpus.articles),
                                        faiss_type=kind, formats=format_counts(corpus.articles))

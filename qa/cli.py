@@ -119,6 +119,10 @@ def build(
         help="Ray cluster for --ray (implies it): 'local', 'auto' or ray://HEAD:10001.",
     )] = None,
     text_column: TextColumnOpt = "text",
+    reranker: Annotated[str | None, typer.Option(
+        help="Your own CrossEncoder (a path, or a name in the local Hugging Face cache) to "
+             "re-order the best 20 passages of every search, run by ONNX Runtime (int8); "
+             "recorded in the manifest.", show_default=False)] = None,
 ) -> None:
     """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
     from tqdm import tqdm
@@ -147,6 +151,12 @@ def build(
 
     reason = "forced" if force else store.rebuild_reason(Path(index), corpus.files, settings)
     if reason is None:
+        if reranker:
+            run(lambda: build_index(corpus, index, model, chunk=chunk, read=read,
+                                    index_type=index_type.value, backend=encoder,
+                                    reranker=reranker))
+            typer.echo(f"{index}/ is up to date; searches now re-ordered by {reranker}")
+            return
         typer.echo(f"{index}/ is up to date ({len(corpus.articles)} articles); use --force to rebuild")
         return
     typer.echo(f"building {index}/: {reason}", err=True)
@@ -168,7 +178,8 @@ def build(
                               cache_dir=graphs)
     built = run(lambda: build_index(corpus, index, model, chunk=chunk, force=force, read=read,
                                     index_type=index_type.value, backend=encoder,
-                                    skip_bad=skip_bad, progress=progress, embedder=embedder))
+                                    skip_bad=skip_bad, progress=progress, embedder=embedder,
+                                    reranker=reranker))
     bar.close()
     c = built.manifest["counts"]
     typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")
@@ -264,6 +275,21 @@ def info(index: IndexOpt = "embeddings", as_json: JsonOpt = False) -> None:
     if c.get("formats"):
         typer.echo("formats:  " + ", ".join(f"{n} {kind}" for kind, n in c["formats"].items()))
     typer.echo("status:   " + ("stale: " + ", ".join(stale) if stale else "up to date"))
+    _print_models(manifest)
+
+
+def _print_models(manifest: dict[str, Any]) -> None:
+    """Which trained models the index was built beside, which ones a query uses now, and
+    the user's CrossEncoder if there is one."""
+    from .models import Models
+
+    now = Models.load().describe()
+    built = manifest.get("models")
+    typer.echo("ranking:  " + ", ".join(f"{k} {v}" for k, v in now.items()) +
+               ("" if built in (None, now) else " (the index was built beside "
+                + ", ".join(f"{k} {v}" for k, v in built.items()) + ")"))
+    if manifest.get("reranker"):
+        typer.echo(f"reranker: {manifest['reranker']} (CrossEncoder, ONNX int8, best 20)")
 
 
 @app.command()

@@ -61,6 +61,7 @@ class Index:
         self._positions = rerank.article_positions(self._prev)
         self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
         self._models = Models.load()
+        self._reranker: Any = None  # a user's CrossEncoder (qa.cross), loaded on first use
         self._exact = exact
         self._position = {p.id: i for i, p in enumerate(passages)}
         self.answerer = ExtractiveAnswerer(self._terms, self._models, self._text_before)
@@ -156,7 +157,26 @@ class Index:
             rows = [i for i in rows if allowed[i]]
         q = make_query(query, self._terms, self._idf)
         cands, features = self._gather(stage, rows, q, vector)
-        return rerank.rank(stage, rows, cands, features, q, self.models.ranker)
+        ranking = rerank.rank(stage, rows, cands, features, q, self.models.ranker)
+        if self.manifest.get("reranker"):
+            ranking = rerank.cross_rerank(ranking, self._cross_encoder(), query)
+        return ranking
+
+    def use_reranker(self, model: str) -> None:
+        """Re-order the ranker's best candidates with this CrossEncoder (a path, or a name
+        in the local Hugging Face cache), run by ONNX Runtime with int8 weights; `qa build
+        --reranker` records it in the manifest so every later load uses it."""
+        from .builder import onnx_cache
+        from .cross import CrossEncoderReranker
+
+        self._reranker = CrossEncoderReranker(model, cache_dir=onnx_cache(self.path),
+                                              quantize=True)
+        self.manifest = {**self.manifest, "reranker": model}
+
+    def _cross_encoder(self) -> Any:
+        if self._reranker is None:
+            self.use_reranker(str(self.manifest["reranker"]))
+        return self._reranker
 
     def _gather(self, stage: FirstStage, rows: Sequence[int], query: Query,
                 vector: np.ndarray | None) -> tuple[list[Candidate], np.ndarray]:

@@ -155,3 +155,26 @@ def rank(stage: FirstStage, rows: Sequence[int], cands: list[Candidate], feature
     order = np.argsort(-scores, kind="stable")
     return Ranking(query, stage, [rows[j] for j in order], [cands[j] for j in order],
                    features[order] if len(features) else features, scores[order])
+
+
+CROSS_DEPTH = 20
+"""How many of the ranker's best candidates a user's CrossEncoder re-orders."""
+
+
+def cross_rerank(ranking: Ranking, reranker: Any, query: str,
+                 depth: int = CROSS_DEPTH) -> Ranking:
+    """The ranking with its first `depth` candidates re-ordered by a CrossEncoder's scores.
+
+    The ranker's scores travel with their candidates (the answer models read them), so
+    only the order changes.
+    """
+    import numpy as np
+
+    head = min(depth, len(ranking.rows))
+    if head < 2:
+        return ranking
+    scores = reranker.score(query, [c.text for c in ranking.candidates[:head]])
+    order = [*np.argsort(-np.asarray(scores), kind="stable").tolist(), *range(head, len(ranking.rows))]
+    return Ranking(ranking.query, ranking.stage, [ranking.rows[i] for i in order],
+                   [ranking.candidates[i] for i in order], ranking.features[order],
+                   ranking.scores[order])

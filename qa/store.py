@@ -44,10 +44,12 @@ def file_sizes(directory: Path) -> dict[str, int]:
             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
-def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
+def make_manifest(directory: Path, *, settings: dict[str, Any], models: dict[str, Any],
+                  dimension: int,
                   files: Sequence[SourceFile], passages: int, articles: int,
                   faiss_type: str, formats: dict[str, int] | None = None) -> dict[str, Any]:
-    """The manifest describing an index whose other files are already in `directory`."""
+    """The manifest describing an index whose other files are already in `directory`;
+    `models` names the trained ranker and answer models it was built beside (qa.models)."""
     return {
         "format": FORMAT_VERSION,
         "qa_version": qa_version(),
@@ -55,6 +57,7 @@ def make_manifest(directory: Path, *, settings: dict[str, Any], dimension: int,
         "model": {"name": settings["model"], "dimension": dimension},
         "settings": settings,
         "faiss": {"type": faiss_type},
+        "models": models,
         "counts": {"files": len(files), "articles": articles, "passages": passages,
                    **({"formats": formats} if formats else {})},
         "sources": [asdict(f) for f in files],

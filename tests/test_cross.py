@@ -116,3 +116,19 @@ def test_a_name_in_the_hugging_face_cache_is_found(fp32: CrossEncoderReranker, c
     reranker = CrossEncoderReranker("someone/ce", cache_dir=cache)
     assert reranker.name == "someone/ce" and reranker.graph == fp32.graph  # same weights, same graph
     assert reranker.score(QUERY, TEXTS[:1]).shape == (1,)
+
+
+def test_build_records_a_reranker_that_orders_every_later_search(
+        ce_dir: Path, seeds_copy: Path, embedder: object, tmp_path: Path) -> None:
+    import qa
+
+    index = qa.build([seeds_copy], tmp_path / "idx", embedder=embedder, reranker=str(ce_dir))
+    assert index.manifest["reranker"] == str(ce_dir)
+    reopened = qa.load(tmp_path / "idx", embedder=embedder)  # the manifest names it
+    hits = reopened.search(QUERY, k=20)
+    scores = CrossEncoderReranker(str(ce_dir), cache_dir=tmp_path / "g", quantize=True
+                                  ).score(QUERY, [h.text for h in hits])
+    assert list(scores) == sorted(scores, reverse=True)  # the CrossEncoder's order, best first
+    plain = qa.build([seeds_copy], tmp_path / "plain", embedder=embedder)
+    assert "reranker" not in plain.manifest
+    assert {h.passage_id for h in plain.search(QUERY, k=20)} == {h.passage_id for h in hits}
