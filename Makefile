@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= embeddings
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install browser run build test lint bench clean
+.PHONY: install browser run build test lint bench train clean
 
 # Everything the tests need. `make run` needs only $(VENV)/.installed, so a first run never
 # waits for the llama.cpp compile of $(VENV)/.installed-llm.
@@ -53,8 +53,16 @@ test: install
 lint: $(VENV)/.installed
 	$(BIN)/ruff check qa tests benchmarks
 
+# DATA: the folder with news-bbc.jsonl, squad-dev-v1.1.json, squad2-dev-5articles.json
+# (where each comes from and its sha256: benchmarks/run_all.py prints them, and checks them).
+DATA ?= ../shared/bench
 bench: $(VENV)/.installed $(VENV)/.installed-llm
-	$(BIN)/python benchmarks/run_all.py
+	QA_BENCH_DATA=$(DATA) $(BIN)/python benchmarks/run_all.py
+
+# Re-fit qa/models/ from the tuning data only (about 20 minutes on 2 cores).
+train: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[train]"
+	$(BIN)/qa train --data $(DATA) --out qa/models
 
 clean:
 	rm -rf $(VENV) $(INDEX) .qa-onnx .pytest_cache

@@ -39,12 +39,42 @@ def run_one(name: str) -> dict[str, object]:
     return {"name": name, "seconds": seconds, "exit": code}
 
 
+DATA_FILES = {
+    "news-bbc.jsonl": ("280f63d8b075615e2e149f453e8aa4ee743cd6e6b1e140c03929bf7c055c3c28",
+                       "BBC News (Greene & Cunningham, ICML 2006), mlg.ucd.ie/datasets/bbc.html"),
+    "squad-dev-v1.1.json": ("95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9",
+                            "SQuAD v1.1 dev (Rajpurkar et al. 2016), rajpurkar.github.io/"
+                            "SQuAD-explorer"),
+    "squad2-dev-5articles.json": ("db71d0a19c3f656b1ebefafce642b828cfab269f0d906312dfb0efdc7173b31a",
+                                  "first five articles of SQuAD 2.0 dev (Rajpurkar et al. 2018)"),
+}
+"""The benchmark data: sha256 and where each file comes from (../shared/bench/SOURCES.md)."""
+
+
+def check_data(folder: Path) -> None:
+    """Say where each data file is, where it comes from, and whether its checksum matches."""
+    import hashlib
+
+    print(f"data folder: {folder} (make bench DATA=FOLDER to use another)")
+    for name, (sha, origin) in DATA_FILES.items():
+        path = folder / name
+        if not path.exists():
+            print(f"  {name}: missing (from {origin}); benchmarks that need it are skipped")
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        state = "sha256 ok" if digest == sha else f"sha256 MISMATCH ({digest[:12]}…)"
+        print(f"  {name}: {state}; from {origin}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks, write the report; exit 1 if any benchmark failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHES),
                         help="comma-separated subset of " + ", ".join(BENCHES))
     args = parser.parse_args(argv)
+    from common import BENCH
+
+    check_data(BENCH)
     chosen = [b for b in BENCHES if b in args.only.split(",")]
     import report
     from common import CACHE, RESULTS
