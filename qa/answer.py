@@ -207,7 +207,7 @@ class ExtractiveAnswerer:
 
     def _pick(self, cands: Sequence[Sentence], probs: np.ndarray,
               order: np.ndarray) -> list[int]:
-        """The best sentence, then close runners-up (by probability), in article order."""
+        """The best sentence, then close runners-up, best first."""
         config = self.config
         best = float(probs[order[0]])
         chosen = [int(order[0])]

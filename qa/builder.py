@@ -98,7 +98,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None,
-          vector_cache: Mapping[str, np.ndarray] | None = None, read: ReadOptions | None = None,
+          vector_cache: Mapping[str, Vectors] | None = None, read: ReadOptions | None = None,
           extracted: Mapping[str, Extracted] | None = None, reranker: str | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
@@ -121,14 +121,17 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
         embedder: an already loaded model (or any object with `name`, `dimension` and
             `encode`) to use; its name must match `model`.
         progress: called as progress(done, total) while passages are encoded.
-        vector_cache: vectors already computed with this model and backend, keyed by the
-            exact text embedded (`embedding_text`); used instead of reading the vectors
-            of the index being replaced (`Index.add` passes the ones it holds).
+        vector_cache: passage and sentence vectors already computed with this model and
+            backend, keyed by the exact text embedded (`embedding_text`); used instead of
+            reading the vectors of the index being replaced (`Index.add` passes its own).
+        reranker: a CrossEncoder of the user's (path or cached name) recorded in the
+            manifest; by default the one the index in `index_dir` already names, if any.
         read: the text column of tables and the limits on reading a source.
         extracted: sources already read, by resolved path or address (see `read_sources`).
     """
     read = read or ReadOptions()
     path = Path(index_dir)
+    reranker = reranker or _recorded_reranker(path)
     given = getattr(embedder, "backend", None)
     name = model or (embedder.name if embedder else DEFAULT_MODEL)
     config = BuildConfig(model=name, chunk=chunk or ChunkConfig(), index_type=index_type,
@@ -163,6 +166,14 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
     vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
     return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks),
                           reranker)
+
+
+def _recorded_reranker(path: Path) -> str | None:
+    """The CrossEncoder the index in `path` names, so a rebuild keeps it."""
+    try:
+        return store.read_manifest(path).get("reranker")
+    except QAError:
+        return None
 
 
 def _with_reranker(index: Index, reranker: str | None) -> Index:
@@ -392,6 +403,9 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     if given is not None and given != backend:
         raise IndexMismatchError(f"index in {path}/ was built with backend {backend!r}, "
                                  f"the embedder runs on {given!r}")
+    if manifest["settings"].get("split_version") != SPLIT_VERSION:
+        raise IndexMismatchError(f"index in {path}/ was split by another qa version; "
+                                 "run `qa build --force`")
     if check_sources:
         store.check_fresh(path, manifest)
     passages = store.read_passages(path / store.PASSAGES)

@@ -100,6 +100,11 @@ class Embedder:
 
         from .sentences import pool_spans
 
+        if not self._mean_pooled():  # late chunking assumes the model mean-pools its tokens
+            from .sentences import encode_separately
+
+            return encode_separately(self, texts, spans, batch_size=batch_size,
+                                     progress=progress)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         pooled: list[np.ndarray] = []
         tokenizer = self._model.tokenizer
@@ -121,6 +126,13 @@ class Embedder:
             if progress:
                 progress(len(batch))
         return out, pooled
+
+    def _mean_pooled(self) -> bool:
+        """Whether the model is Transformer + mean Pooling (+ Normalize) and nothing else."""
+        modules = list(self._model)
+        kinds = [type(m).__name__ for m in modules]
+        return kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"} \
+            and getattr(modules[1], "pooling_mode_mean_tokens", False) is True
 
 
 Backend = Literal["torch", "onnx", "onnx-int8"]

@@ -28,7 +28,7 @@ _QTYPE_RULES = (
                           r"(number|percentage|proportion|share|amount|price|rate|sum|size)|"
                           r"by how)\b")),
     ("date", re.compile(r"\b(when|what (year|date|day|month|time|decade|century)|which "
-                        r"(year|date|day|month|decade|century)|how long ago)\b")),
+                        r"(year|date|day|month|decade|century))\b")),
     ("person", re.compile(r"\b(who|whom|whose|which (person|man|woman|player|actor|singer|"
                           r"minister|company|firm|team|club|band|group)|what (company|firm|"
                           r"team|club|band|group|name))\b")),
@@ -62,11 +62,14 @@ class Terms:
     """
 
     def __init__(self, stemmer: Any, stopwords: frozenset[str], *, memo: int = 50_000) -> None:
+        import threading
+
         self.stemmer = stemmer
         self.stopwords = stopwords
         self._memo: OrderedDict[str, tuple[tuple[int, int], ...]] = OrderedDict()
         self._sent_terms: dict[str, list[frozenset[str]]] = {}
         self.limit = memo
+        self._lock = threading.Lock()  # the chat server asks from several threads
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
@@ -74,16 +77,18 @@ class Terms:
 
     def sentences(self, key: str, text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
         """Sentence spans of `text` and the terms of each, remembered under `key`."""
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return list(self._memo[key]), self._sent_terms[key]
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return list(self._memo[key]), self._sent_terms[key]
         spans = sentences(text)
         terms = [frozenset(self(text[s:e])) for s, e in spans]
-        self._memo[key] = tuple(spans)
-        self._sent_terms[key] = terms
-        if len(self._memo) > self.limit:
-            old, _ = self._memo.popitem(last=False)
-            self._sent_terms.pop(old, None)
+        with self._lock:
+            self._memo[key] = tuple(spans)
+            self._sent_terms[key] = terms
+            if len(self._memo) > self.limit:
+                old, _ = self._memo.popitem(last=False)
+                self._sent_terms.pop(old, None)
         return spans, terms
 
 
@@ -117,9 +122,11 @@ class Query:
         return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in terms) / total
 
 
-def make_query(text: str, terms: Terms, idf: dict[str, float]) -> Query:
-    """Analyse a question: unique terms, idf weights (unseen terms count as the rarest)."""
-    rarest = max(idf.values(), default=1.0)
+def make_query(text: str, terms: Terms, idf: dict[str, float],
+               rarest: float | None = None) -> Query:
+    """Analyse a question: unique terms, idf weights (unseen terms count as the rarest,
+    `rarest`: pass it when calling often, finding it scans the vocabulary)."""
+    rarest = max(idf.values(), default=1.0) if rarest is None else rarest
     unique = tuple(dict.fromkeys(terms(text)))
     weights = tuple(idf.get(t, rarest) for t in unique)
     unseen = sum(w for t, w in zip(unique, weights, strict=True) if t not in idf)

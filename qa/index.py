@@ -58,6 +58,7 @@ class Index:
         self._prev = retrieve.previous_passages([p.article_id for p in passages])
         self._terms = make_terms(self._stemmer)
         self._idf = retrieve.idf_weights(bm25)
+        self._rarest = max(self._idf.values(), default=1.0)
         self._positions = rerank.article_positions(self._prev)
         self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
         self._models = Models.load()
@@ -118,7 +119,8 @@ class Index:
         Args:
             query: a question or keywords.
             k: how many hits to return.
-            mode: "hybrid" (dense and BM25 scores fused, see SearchConfig), "dense", "bm25".
+            mode: "hybrid" (dense, sentence and BM25 candidates re-ordered by the trained
+                ranker, see qa.rerank), "dense", "bm25".
             sources: keep only passages of these articles (id, source path or file name).
             date_from: keep only passages dated on or after this ISO date.
             date_to: keep only passages dated on or before this ISO date.
@@ -152,10 +154,10 @@ class Index:
               k: int) -> rerank.Ranking:
         """Hybrid candidates re-ordered by the trained ranker (see qa.rerank)."""
         stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed)
-        rows = rerank.candidate_rows(stage, self._spans, self._article_of)
+        rows = rerank.candidate_rows(stage, self._spans, self._article_of, k=k)
         if allowed is not None:
             rows = [i for i in rows if allowed[i]]
-        q = make_query(query, self._terms, self._idf)
+        q = make_query(query, self._terms, self._idf, self._rarest)
         cands, features = self._gather(stage, rows, q, vector)
         ranking = rerank.rank(stage, rows, cands, features, q, self.models.ranker)
         if self.manifest.get("reranker"):
@@ -218,10 +220,8 @@ class Index:
         of sentences nearest the query (filtered by `allowed`)."""
         if vector is None:
             return []
-        rows, _ = self.sentences.search(vector, 4 * depth)
-        owners = self.sentences.rows[rows, 0].tolist()
-        order = list(dict.fromkeys(owners))
-        return [i for i in order if allowed is None or allowed[i]][:depth]
+        rows, _ = self.sentences.search(vector, 4 * depth, allowed)
+        return list(dict.fromkeys(self.sentences.rows[rows, 0].tolist()))[:depth]
 
     def _text_before(self, row: int) -> str:
         """The last sentence of the passage before passage `row` in its article, or ""."""
@@ -252,58 +252,79 @@ class Index:
             question: the question.
             history: earlier turns, oldest first: question strings or (question, answer)
                 pairs; used to resolve follow-ups such as "What did he say about it?".
-            k: how many passages to consider and return as `hits`.
+            k: how many passages to return as `hits` (the answer quotes from the top
+                three whatever `k` is).
             mode, sources, date_from, date_to: as for `search`.
             llm: let this model write the answer from the top passages; each sentence is
                 checked against its passage (see qa.generate). Falls back to the quoted
                 answer, with a `notice`, whenever that fails; an abstention stands.
         """
         question = check_question(question)
-        allowed = self.filter_mask(sources, date_from, date_to)
-        query = question
-        if is_follow_up(question, history):
-            query = retrieval_query(question, history)
-            allowed = self._conversation(history or [], allowed, mode)
-        vector = None if mode == "bm25" else self.embedder.encode_query(query)
-        ranking = self._ranking(query, vector, allowed, max(k, self.answerer.config.passages),
-                                mode)
-        hits = self._hits(ranking, max(k, self.answerer.config.passages))
-        answer = self.answerer(question, ranking, hits[:k], hits)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k!r}")
+        answer = self._ask(question, history, self.filter_mask(sources, date_from, date_to),
+                           k, mode)
         if llm is None:
             return answer
         from .generate import written_answer
 
         return written_answer(question, history, answer, llm, self.embedder.encode)
 
+    def _ask(self, question: str, history: Sequence[str | tuple[str, str]] | None,
+             allowed: np.ndarray | None, k: int, mode: Mode) -> Answer:
+        """A follow-up is searched with the question before it, first within the article
+        that question's answer quotes, then, if nothing there answers it, everywhere."""
+        if not is_follow_up(question, history):
+            return self._answer(question, question, allowed, k, mode)
+        query = retrieval_query(question, history)
+        narrowed = self._conversation(history or [], allowed, mode)
+        if narrowed is not None:
+            answer = self._answer(question, query, narrowed, k, mode)
+            if not answer.abstained:
+                return answer
+        return self._answer(question, query, allowed, k, mode)
+
+    def _answer(self, question: str, query: str, allowed: np.ndarray | None, k: int,
+                mode: Mode) -> Answer:
+        vector = None if mode == "bm25" else self.embedder.encode_query(query)
+        n = max(k, self.answerer.config.passages)
+        ranking = self._ranking(query, vector, allowed, n, mode)
+        hits = self._hits(ranking, n)
+        return self.answerer(question, ranking, hits[:k], hits)
+
     def _ranking(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
                  k: int, mode: Mode) -> rerank.Ranking:
-        """The ranked candidates `ask` quotes from: reranked in hybrid mode, else the top
-        of the chosen mode's own order, with the same features."""
+        """The ranked candidates `ask` quotes from: reranked in hybrid mode; else the top
+        of the chosen mode's own order, with the same features and the ranker's scores
+        (the answer models were trained on those)."""
         import numpy as np
 
         if mode == "hybrid" and self.search_config.rerank:
             return self._rank(query, vector, allowed, k)
-        hits = self._search(query, vector, k=max(k, 20), mode=mode, allowed=allowed)
-        rows = [self._position[h.passage_id] for h in hits]
-        stage = self._first_stage(query, vector, self.search_config.depth, allowed, mode)
-        q = make_query(query, self._terms, self._idf)
+        stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed,
+                                  mode)
+        order = {"dense": stage.dense_order, "bm25": stage.lexical_order}.get(
+            mode, [i for i, _ in stage.fused])
+        rows = order[: max(k, 20)]
+        q = make_query(query, self._terms, self._idf, self._rarest)
         cands, features = self._gather(stage, rows, q, vector)
-        return rerank.Ranking(q, stage, rows, cands, features,
-                              np.asarray([h.score for h in hits], dtype=np.float64))
+        if self.models.ranker is not None and len(rows):
+            scores = self.models.ranker.score(features)
+        else:
+            scores = np.asarray([c.cos if mode == "dense" else c.bm25 for c in cands])
+        return rerank.Ranking(q, stage, rows, cands, features, np.asarray(scores, dtype=float))
 
     def _conversation(self, history: Sequence[str | tuple[str, str]],
                       allowed: np.ndarray | None, mode: Mode) -> np.ndarray | None:
         """`allowed`, narrowed to the article the conversation is about: the one the
-        previous question's answer quotes first (its best-ranked passage)."""
+        previous question's answer quotes first; None when that answer abstained."""
         import numpy as np
 
-        previous = _turn_text(history[-1])
-        query = retrieval_query(previous, history[:-1])
-        vector = None if mode == "bm25" else self.embedder.encode_query(query)
-        ranking = self._ranking(query, vector, allowed, 1, mode)
-        if not ranking.rows:
-            return allowed
-        first, end = self._spans[self._article_of[ranking.rows[0]]]
+        previous = self._ask(_turn_text(history[-1]), history[-2:-1] or None, allowed, 1, mode)
+        if previous.abstained or not previous.citations:
+            return None
+        row = self._position[previous.citations[0].hit.passage_id]
+        first, end = self._spans[self._article_of[row]]
         narrowed = np.zeros(len(self.passages), dtype=bool)
         narrowed[first:end] = True
         return narrowed if allowed is None else narrowed & allowed

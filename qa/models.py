@@ -79,7 +79,11 @@ class TreeModel:
         import lightgbm
 
         self.path = path
-        self.booster = lightgbm.Booster(model_file=str(path))
+        try:
+            self.booster = lightgbm.Booster(model_file=str(path))
+        except lightgbm.basic.LightGBMError as exc:
+            raise ModelLoadError(f"{path}: cannot read the ranker ({exc}); run `qa train`") \
+                from None
         names = tuple(self.booster.feature_name())
         if names != tuple(features):
             raise ModelLoadError(f"{path}: the ranker was trained on other features "

@@ -40,12 +40,12 @@ class Pool:
     fused: int = 40
     sentence: int = 20
     dense: int = 10
-    articles: int = 3  # every passage of the best articles of the hybrid order
+    articles: int = 3  # the passages of the best articles of the hybrid order...
     article_passages: int = 12  # ...up to this many per article
 
 
 def candidate_rows(stage: FirstStage, spans: np.ndarray, article_of: np.ndarray,
-                   pool: Pool = Pool()) -> list[int]:
+                   pool: Pool = Pool(), k: int = 0) -> list[int]:
     """The passages the second stage re-orders: the best of the hybrid order, then of the
     sentence search and the passage-vector search, then the other passages of the best
     articles (a question that names an article's people often matches its first
@@ -54,7 +54,7 @@ def candidate_rows(stage: FirstStage, spans: np.ndarray, article_of: np.ndarray,
     `spans[a]` is the (first, end) passage range of article number a; `article_of[i]`
     the article number of passage i.
     """
-    rows = [i for i, _ in stage.fused[: pool.fused]]
+    rows = [i for i, _ in stage.fused[: max(pool.fused, k)]]
     rows += stage.sentence_order[: pool.sentence] + stage.dense_order[: pool.dense]
     articles = list(dict.fromkeys(int(article_of[i]) for i, _ in stage.fused))[: pool.articles]
     for a in articles:

@@ -103,12 +103,13 @@ class TrainReport:
 
 
 def _ask(index: Index, q: Question) -> tuple[list[int], Ranking] | None:
-    """The candidates of one question, in hybrid order, as `Index.ask` finds them."""
+    """The candidates of one question in hybrid order (the ranker is off while collecting;
+    a follow-up is narrowed to the article the previous answer quotes, as in `Index.ask`)."""
     from .answer import is_follow_up, retrieval_query
 
     query = retrieval_query(q.question, list(q.history))
     allowed = None
-    if is_follow_up(q.question, list(q.history)):
+    if is_follow_up(q.question, list(q.history)):  # within the conversation's article
         allowed = index._conversation(list(q.history), None, "hybrid")
     vector = index.embedder.encode_query(query)
     ranking = index._rank(query, vector, allowed, 5)
@@ -364,12 +365,11 @@ def _save(sets: Sequence[TuningSet], asked: Sequence[_Asked], x: np.ndarray, y: 
     tmp = out / (RANKER_FILE + ".tmp")
     booster.save_model(str(tmp))
     tmp.replace(out / RANKER_FILE)
-    ranker = TreeModel(out / RANKER_FILE, PASSAGE_FEATURES)
+    TreeModel(out / RANKER_FILE, PASSAGE_FEATURES)  # the saved file loads and matches
     rows = []
-    for a in asked:
+    for a in asked:  # rankings by a ranker that did not see the question (`_cross_fit`)
         if not a.removed and a.question.answerable:
-            ranking, _ = _reranked(a, ranker.booster)
-            cands, labels = _sentences(sets, a, ranking, passages)
+            cands, labels = _sentences(sets, a, a.ranking, passages)
             rows.append((cands, labels, sets[a.set].weight))
     write_linear(_fit_sentences(rows, config), out / SENTENCE_FILE)
     answerable = fit_logistic(x, y, w, ANSWER_FEATURES, config.seed)

@@ -129,6 +129,10 @@ def test_build_records_a_reranker_that_orders_every_later_search(
     scores = CrossEncoderReranker(str(ce_dir), cache_dir=tmp_path / "g", quantize=True
                                   ).score(QUERY, [h.text for h in hits])
     assert list(scores) == sorted(scores, reverse=True)  # the CrossEncoder's order, best first
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Wheat\n\nKazakhstan exported more wheat to China in 2023.\n",
+                     encoding="utf-8")
+    assert reopened.add([extra]).manifest["reranker"] == str(ce_dir)  # kept by updates
     plain = qa.build([seeds_copy], tmp_path / "plain", embedder=embedder)
     assert "reranker" not in plain.manifest
     assert {h.passage_id for h in plain.search(QUERY, k=20)} == {h.passage_id for h in hits}
