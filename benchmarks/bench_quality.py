@@ -10,9 +10,12 @@ questions in the same run:
                  picked and answerability judged by the trained models (qa/models)
   first stage    the same without the ranker: convex fusion of cosine and BM25 (the
                  previous default's retrieval), answers from the same models
-  dense, bm25    one retriever alone
+  dense, bm25    one retriever alone (retrieval only)
   txtai hybrid   txtai Embeddings, same model (all-MiniLM-L6-v2), same passage texts,
                  hybrid (its BM25 + dense); retrieval only (txtai has no cited answerer)
+
+Retrieval-only rows search a follow-up joined to the question before it, as the previous
+default did; the qa rows also narrow it to the article the previous answer quotes.
 
 Indexes are held in memory and embeddings come from a cache (benchmarks/.cache/vectors), so
 these runs measure quality; speed is measured in the latency and build benchmarks.
@@ -57,7 +60,8 @@ def builder_for(embedder: CachedEmbedder) -> Any:
 
 def retrieval(index: Index, questions: Sequence[Question], mode: str,
               config: SearchConfig | None = None) -> dict[str, Any]:
-    """R@k and MRR of `Index.search` in one mode (history joined as `ask` does)."""
+    """R@k and MRR of `Index.search` in one mode (a follow-up joined to the question
+    before it)."""
     from qa.answer import retrieval_query
 
     index.search_config = config or SearchConfig()
