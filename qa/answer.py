@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .features import PASSAGE_FEATURES, Query, Terms, type_match
+from .features import PASSAGE_FEATURES, Query, Terms
 from .schema import Answer, Citation, Hit
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def candidate_sentences(ranking: Ranking, hits: Sequence[Hit], terms: Terms,
             novelty = len(own - set(query.terms)) / len(own) if own else 0.0
             out.append(Sentence(hit, hit.start + s, hit.start + e, text, r, (
                 cos, cos - top_cos, query.coverage(own), query.coverage(own | previous),
-                cov_passage, type_match(query.qtype, text, query.names), score_gap,
+                cov_passage, terms.type_match(query.qtype, text, query.names), score_gap,
                 math.log1p(r), math.log1p(j), math.log1p(len(text.split())), novelty)))
             previous = own
     return out

@@ -108,3 +108,16 @@ def vectors_for(index: Any, ids: Sequence[int], exact: np.ndarray | None = None)
     if not len(ids):
         return np.zeros((0, index.d), dtype=np.float32)
     return np.stack([index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
+
+def flat_matrix(index: Any) -> np.ndarray | None:
+    """The vectors of an exact (flat) index as a numpy view without a copy, else None.
+
+    For one query at a time a numpy matrix-vector product is several times faster here
+    than FAISS's flat search, which wakes its OpenMP threads for every call.
+    """
+    import faiss
+
+    if type(index) is not faiss.IndexFlatIP:
+        return None
+    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(-1, index.d)

@@ -13,7 +13,7 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .text import sentences
@@ -70,10 +70,40 @@ class Terms:
         self._sent_terms: dict[str, list[frozenset[str]]] = {}
         self.limit = memo
         self._lock = threading.Lock()  # the chat server asks from several threads
+        self._titles: dict[str, frozenset[str]] = {}
+        self._kinds: dict[str, tuple[bool, bool, frozenset[str]]] = {}
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
         return self.stemmer.stemWords(words) if words else []
+
+    def title(self, text: str) -> frozenset[str]:
+        """The terms of a title (many passages share one), remembered."""
+        found = self._titles.get(text)
+        if found is None:
+            found = frozenset(self(text))
+            if len(self._titles) >= self.limit:
+                self._titles.clear()
+            self._titles[text] = found
+        return found
+
+    def type_match(self, qtype: str, text: str, names: frozenset[str]) -> float:
+        """`type_match`, with what a text holds (a number, a date, which capitalised words)
+        remembered per text."""
+        kinds = self._kinds.get(text)
+        if kinds is None:
+            kinds = (bool(_NUMBER.search(text)), bool(_DATE.search(text)),
+                     frozenset(m.group(0).lower() for m in _CAPITALISED.finditer(text)))
+            if len(self._kinds) >= self.limit:
+                self._kinds.clear()
+            self._kinds[text] = kinds
+        if qtype == "number":
+            return float(kinds[0])
+        if qtype == "date":
+            return float(kinds[1])
+        if qtype in ("person", "place"):
+            return float(bool(kinds[2] - names))
+        return 0.0
 
     def sentences(self, key: str, text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
         """Sentence spans of `text` and the terms of each, remembered under `key`."""
@@ -109,17 +139,31 @@ class Query:
     qtype: str
     unknown: float  # share of the question's weight in terms the index has never seen
     names: frozenset[str]  # lower-cased capitalised words of the question
+    _shares: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
+    _bits: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> float:
         return sum(self.weights)
 
+    def mask(self, terms: frozenset[str] | set[str]) -> int:
+        """Which of the question's terms occur in `terms`, as bits (term i is bit i)."""
+        bits = self._bits
+        if not bits:
+            bits.update((t, 1 << i) for i, t in enumerate(self.terms))
+        return sum(bits[t] for t in bits.keys() & terms)
+
+    def share(self, mask: int) -> float:
+        """Share of the question's weight in the terms of `mask` (remembered per mask)."""
+        if mask not in self._shares:
+            total = self.total
+            self._shares[mask] = sum(w for i, w in enumerate(self.weights)
+                                     if mask >> i & 1) / total if total else 0.0
+        return self._shares[mask]
+
     def coverage(self, terms: frozenset[str] | set[str]) -> float:
         """Share of the question's weight whose terms occur in `terms`."""
-        total = self.total
-        if not total:
-            return 0.0
-        return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in terms) / total
+        return self.share(self.mask(terms))
 
 
 def make_query(text: str, terms: Terms, idf: dict[str, float],
@@ -176,14 +220,14 @@ class Candidate:
     article_bm25: float  # the best BM25 score of any passage of its article
 
 
-def best_windows(query: Query, spans: Sequence[tuple[int, int]],
-                 terms: Sequence[frozenset[str]]) -> tuple[float, float, int]:
-    """Best coverage by one sentence, by two neighbouring sentences, and the best sentence."""
-    if not terms:
+def best_windows(query: Query, masks: Sequence[int]) -> tuple[float, float, int]:
+    """Best coverage by one sentence, by two neighbouring sentences, and the best sentence,
+    from each sentence's `Query.mask`."""
+    if not masks:
         return 0.0, 0.0, -1
-    single = [query.coverage(t) for t in terms]
+    single = [query.share(m) for m in masks]
     best = max(range(len(single)), key=single.__getitem__)
-    pairs = [query.coverage(terms[i] | terms[i + 1]) for i in range(len(terms) - 1)]
+    pairs = [query.share(masks[i] | masks[i + 1]) for i in range(len(masks) - 1)]
     return single[best], max(pairs, default=single[best]), best
 
 
@@ -210,17 +254,20 @@ def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
     rows = []
     for c, before in zip(cands, context_terms, strict=True):
         spans, sent_terms = terms.sentences(c.key, c.text)
-        own = frozenset().union(*sent_terms) if sent_terms else frozenset()
-        title = frozenset(terms(c.title))
-        cov_s, cov_w, best = best_windows(query, spans, sent_terms)
+        masks = [query.mask(t) for t in sent_terms]
+        own = 0
+        for m in masks:
+            own |= m
+        title = query.mask(terms.title(c.title))
+        cov_s, cov_w, best = best_windows(query, masks)
         best_text = c.text[spans[best][0] : spans[best][1]] if best >= 0 else ""
         rows.append([
             c.cos, c.cos - top_cos, c.bm25 / top_bm25, math.log1p(c.bm25),
             c.bm25_prev / top_bm25,
             math.log1p(c.rank_dense or 300), math.log1p(c.rank_bm25 or 300),
-            query.coverage(own), query.coverage(title), query.coverage(own | title | before),
-            cov_s, cov_w, type_match(query.qtype, best_text, query.names),
-            type_match(query.qtype, c.text, query.names), math.log1p(c.position),
+            query.share(own), query.share(title), query.share(own | title | query.mask(before)),
+            cov_s, cov_w, terms.type_match(query.qtype, best_text, query.names),
+            terms.type_match(query.qtype, c.text, query.names), math.log1p(c.position),
             math.log1p(len(c.text.split())), math.log1p(art_order[c.article_id]),
             math.log1p(art_count[c.article_id]), query.unknown, *qt,
             *_sentence_columns(c, best, top_sent),

@@ -58,8 +58,11 @@ def dense_search(index: Any, query: np.ndarray, k: int, allowed: np.ndarray | No
     import faiss
     import numpy as np
 
-    from .dense import search_params
+    from .dense import flat_matrix, search_params
 
+    matrix = flat_matrix(index)
+    if matrix is not None:  # exact: one matrix-vector product, no FAISS threads to wake
+        return top_k_scores(matrix @ query.astype(np.float32), k, allowed)
     params = None
     if allowed is not None:
         ids = np.flatnonzero(allowed).astype(np.int64)
@@ -75,6 +78,15 @@ def dense_search(index: Any, query: np.ndarray, k: int, allowed: np.ndarray | No
     true = np.asarray(exact[np.sort(ids)] @ query, dtype=np.float32)
     order = np.argsort(-true, kind="stable")
     return np.sort(ids)[order], true[order]
+
+
+def top_k_scores(scores: np.ndarray, k: int,
+                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best positions of `scores` (among `allowed`) and their scores, best first."""
+    import numpy as np
+
+    ids = top_k(scores, k, allowed)
+    return ids.astype(np.int64), scores[ids].astype(np.float32)
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,

@@ -74,6 +74,7 @@ def test_standalone_questions_ignore_history() -> None:
 
 
 def test_answers_are_json_ready(seed_index: qa.Index) -> None:
-    data = seed_index.ask("Who chairs the Standing Committee?").to_dict()
+    question = "Who chairs the Standing Committee of the National People's Congress?"
+    data = seed_index.ask(question).to_dict()
     assert set(data) >= {"text", "citations", "abstained", "hits"}
     assert set(data["citations"][0]) >= {"n", "quote", "source", "title", "date", "start", "end"}
