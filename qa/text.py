@@ -15,7 +15,6 @@ _ABBREVIATIONS = frozenset(
 # letter or an opening quote; digits do not start a sentence ("Oct. 17", "No. 5").
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘(\[]?[A-Z])")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
-_WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
 def _trim(text: str, start: int, end: int) -> Span:
@@ -41,10 +40,16 @@ def paragraphs(text: str, start: int = 0, end: int | None = None) -> list[Span]:
 def _is_abbreviation(text: str, period_at: int, floor: int) -> bool:
     if text[period_at] != ".":
         return False
-    match = _WORD_BEFORE.search(text, floor, period_at)
-    if not match:
+    # The run of word characters and dots just before the period (what `[\w.]+$` would
+    # match), found by stepping back: a regex search would try every start in the sentence.
+    # Like `$`, it may end just before a newline that precedes the period.
+    end = period_at - 1 if period_at > floor and text[period_at - 1] == "\n" else period_at
+    start = end
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_."):
+        start -= 1
+    if start == end:
         return False
-    word = match.group(1).lower().strip(".")
+    word = text[start:end].lower().strip(".")
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
