@@ -143,12 +143,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--kinds", default="flat,hnsw,ivfpq")
     parser.add_argument("--skip-add", action="store_true")
+    parser.add_argument("--add-only", action="store_true",
+                        help="re-time only adding an article (after a new build.json), "
+                             "into the saved scale.json")
     args = parser.parse_args()
     if bench_file("news-bbc.jsonl") is None:
         write_result("scale", {"skipped": "news-bbc.jsonl not found"})
         return
     t0 = time.perf_counter()
     embedder = default_embedder()
+    if args.add_only:
+        saved = json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))
+        saved.pop("machine", None)  # stamped anew
+        saved["add"] = bench_add(embedder)
+        print("  add one article:", saved["add"], flush=True)
+        write_result("scale", saved)
+        return
     base_index = memory_index([SEEDS, BENCH / "news-bbc.jsonl"], embedder)
     base = base_index._dense.reconstruct_n(0, len(base_index))
     del base_index

@@ -163,7 +163,25 @@ def latency_section(r: Result) -> list[str]:
         *table(["passages", "hybrid", "dense", "bm25", "floor", "encode", "FAISS", "BM25",
                 "hybrid / floor"], rows), "",
         *latency_notes(sizes), *ann_note(r.get("ann")), "",
+        *budget_table(r.get("budget")),
         plot("bench-latency", draw), "", stamp(r), ""]
+
+
+def budget_table(b: Result | None) -> list[str]:
+    """`Index.search` and `Index.ask` as a user calls them, against the issue's budgets."""
+    if not b or "search_warm" not in b:
+        return []
+    rows = [[name, f"{ms(b[key]['p50'])} / {ms(b[key]['p95'])}",
+             f"{ms(b[key + '_warm']['p50'])} / {ms(b[key + '_warm']['p95'])}", budget]
+            for name, key, budget in (("`Index.search(q, k=5)`", "search", "15 ms"),
+                                      ("`Index.ask(q, k=5)`", "ask", "100 ms"))]
+    return [f"**The budgets**, on every real BBC passage ({b['passages']:,}), the first 50 "
+            "BBC tuning questions as written, default settings (learned ranker on), p50 / p95 "
+            "ms. *First contact*: each question on a fresh index, so the ~70 candidate "
+            "passages it brings up are split into sentences and tokenised for the first "
+            "time; *steady state*: the same questions again, as a long-running server meets "
+            "passages it has seen (the memo holds 50k passages).", "",
+            *table(["", "first contact", "steady state", "budget (p50)"], rows), ""]
 
 
 def latency_notes(sizes: list[Result]) -> list[str]:
