@@ -57,6 +57,7 @@ def train_command(
     from .cli import hide_loading_bars, print_json, run
     from .train import TrainConfig, train, tuning_sets
 
+    run(_check_training_libraries)
     folder = run(lambda: _check_data(data))
     t0 = time.perf_counter()
     hide_loading_bars()
@@ -68,6 +69,17 @@ def train_command(
     report.seconds = time.perf_counter() - t0
     print_json(report.to_dict())
     typer.echo(f"models written to {out}/ in {report.seconds / 60:.1f} min", err=True)
+
+
+def _check_training_libraries() -> None:
+    """Training needs LightGBM and scikit-learn, which querying does not: say so first."""
+    import importlib.util
+
+    from .errors import QAError
+
+    missing = [name for name in ("lightgbm", "sklearn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise QAError(f"qa train needs {' and '.join(missing)}: pip install 'qa[train]'")
 
 
 def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None) -> None:

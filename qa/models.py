@@ -73,18 +73,23 @@ class LinearModel:
 
 
 class TreeModel:
-    """A LightGBM model read from its text file; `score` gives its raw output."""
+    """A LightGBM model read from its text file and evaluated with numpy; `score` gives
+    the raw output LightGBM's `predict` gives (the same sums, tree by tree, in order).
+
+    Not importing LightGBM at query time matters: it imports scikit-learn and pandas when
+    they are installed, seconds of start-up for every `qa ask`. Numerical splits only
+    (what `qa train` makes); categorical splits, linear trees and zero-as-missing are
+    refused.
+    """
 
     def __init__(self, path: Path, features: Sequence[str]) -> None:
-        import lightgbm
-
         self.path = path
         try:
-            self.booster = lightgbm.Booster(model_file=str(path))
-        except lightgbm.basic.LightGBMError as exc:
+            names, trees = _read_lightgbm(path.read_text(encoding="utf-8"))
+            self._flat = _FlatTrees.make(trees)
+        except (OSError, ValueError, KeyError, IndexError) as exc:
             raise ModelLoadError(f"{path}: cannot read the ranker ({exc}); run `qa train`") \
                 from None
-        names = tuple(self.booster.feature_name())
         if names != tuple(features):
             raise ModelLoadError(f"{path}: the ranker was trained on other features "
                                  f"({len(names)} vs {len(features)}); run `qa train`")
@@ -93,9 +98,118 @@ class TreeModel:
     def score(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
+        x = np.asarray(x, dtype=np.float64)
         if not len(x):
             return np.zeros(0)
-        return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+        t = self._flat
+        # Values within LightGBM's kZeroThreshold (the float 1e-35) of zero are 0 to it.
+        x = np.where(np.abs(x) <= _ZERO, 0.0, x).ravel()
+        has_nan = bool(np.isnan(x).any())
+        n = len(x) // len(self.features)
+        # One walker per (row, tree); a leaf leads to itself, so after `depth` steps every
+        # walker stands on its leaf.
+        at = np.tile(t.start, n)
+        row = np.repeat(np.arange(n) * len(self.features), len(t.start))
+        for _ in range(t.depth):
+            value = x[row + t.feature[at]]
+            step = t.children[2 * at + (value > t.threshold[at])]
+            at = np.where(np.isnan(value), t.if_nan[at], step) if has_nan else step
+        values = t.leaf_value[at].reshape(n, len(t.start))
+        return np.cumsum(values, axis=1)[:, -1]  # summed in tree order, as LightGBM does
+
+
+_ZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold, 1e-35f, as a double
+
+
+def _read_lightgbm(text: str) -> tuple[tuple[str, ...], list[dict[str, list[float]]]]:
+    """Feature names and the trees (split features, thresholds, decision types, children,
+    leaf values) of a model in LightGBM's text format."""
+    head, _, body = text.partition("\nTree=")
+    header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
+    if header.get("num_tree_per_iteration", "1") != "1":
+        raise ValueError("more than one tree per iteration")
+    names = tuple(header["feature_names"].split())
+    trees = []
+    for block in body.split("end of trees")[0].split("\nTree="):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if int(fields.get("num_cat", "0")) or fields.get("is_linear", "0") != "0":
+            raise ValueError("categorical splits or linear trees are not supported")
+        trees.append({key: [float(v) for v in fields.get(key, "").split()] for key in (
+            "split_feature", "threshold", "decision_type", "left_child", "right_child",
+            "leaf_value")})
+    if not trees or any(not t["leaf_value"] for t in trees):
+        raise ValueError("no trees")
+    return names, trees
+
+
+@dataclass(frozen=True)
+class _FlatTrees:
+    """All trees in flat arrays: tree i owns positions [i * nodes, (i + 1) * nodes), its
+    splits first, then its leaves. children[2g] / children[2g + 1] is where position g
+    leads when the value is <= / > its threshold, if_nan where a missing value goes (the
+    split's default side, or where 0 goes when the split has no missing-value rule); a
+    leaf leads to itself."""
+
+    start: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    children: np.ndarray
+    if_nan: np.ndarray
+    leaf_value: np.ndarray
+    depth: int
+
+    @classmethod
+    def make(cls, trees: list[dict[str, list[float]]]) -> _FlatTrees:
+        import numpy as np
+
+        width = max(len(t["split_feature"]) for t in trees)
+        nodes = width + max(len(t["leaf_value"]) for t in trees)
+        size = len(trees) * nodes
+        feature = np.zeros(size, dtype=np.int64)
+        threshold = np.full(size, np.inf)
+        children = np.repeat(np.arange(size), 2)
+        if_nan = np.arange(size)
+        leaf_value = np.zeros(size)
+        start = np.zeros(len(trees), dtype=np.int64)
+        depth = 0
+        for i, t in enumerate(trees):
+            base, splits = i * nodes, len(t["split_feature"])
+            # decision_type: bit 0 categorical, bit 1 default left, bits 2-3 missing type
+            # (0 none: NaN is read as 0; 1 zero-as-missing; 2 NaN goes the default side)
+            if any(int(d) & 1 or (int(d) >> 2) & 3 == 1 for d in t["decision_type"]):
+                raise ValueError("categorical or zero-as-missing splits are not supported")
+
+            def place(child: float, base: int = base) -> int:
+                c = int(child)
+                return base + c if c >= 0 else base + width + ~c
+
+            start[i] = base if splits else base + width
+            for j in range(splits):
+                feature[base + j] = int(t["split_feature"][j])
+                threshold[base + j] = t["threshold"][j]
+                children[2 * (base + j)] = place(t["left_child"][j])
+                children[2 * (base + j) + 1] = place(t["right_child"][j])
+                decision = int(t["decision_type"][j])
+                left = bool(decision & 2) if (decision >> 2) & 3 == 2 else \
+                    0.0 <= t["threshold"][j]
+                if_nan[base + j] = children[2 * (base + j) + (0 if left else 1)]
+            leaf_value[base + width: base + width + len(t["leaf_value"])] = t["leaf_value"]
+            depth = max(depth, _depth(t))
+        return cls(start, feature, threshold, children, if_nan, leaf_value, depth)
+
+
+def _depth(tree: dict[str, list[float]]) -> int:
+    """The most splits on any path from the root to a leaf."""
+    if not tree["split_feature"]:
+        return 0
+    deepest, stack = 0, [(0, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        for child in (int(tree["left_child"][node]), int(tree["right_child"][node])):
+            if child >= 0:
+                stack.append((child, d + 1))
+    return deepest
 
 
 def write_linear(model: LinearModel, path: Path) -> None:

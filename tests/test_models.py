@@ -1,0 +1,64 @@
+"""The ranker is LightGBM's text file evaluated with numpy: it must give LightGBM's own
+scores, bit for bit, and refuse what it cannot evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import ModelLoadError
+from qa.features import PASSAGE_FEATURES
+from qa.models import MODELS_DIR, RANKER_FILE, TreeModel
+
+lightgbm = pytest.importorskip("lightgbm")
+
+
+def _rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.normal(0.3, 0.5, (n, len(PASSAGE_FEATURES)))
+    x[rng.random(x.shape) < 0.2] = 0.0  # many features are 0/1 or often 0
+    x[rng.random(x.shape) < 0.02] = np.nan
+    return x
+
+
+def test_the_shipped_ranker_scores_as_lightgbm_does() -> None:
+    path = MODELS_DIR / RANKER_FILE
+    ours = TreeModel(path, PASSAGE_FEATURES)
+    booster = lightgbm.Booster(model_file=str(path))
+    x = _rows(np.random.default_rng(0), 3000)
+    # Values exactly on split thresholds, where <= and < part ways.
+    thresholds = ours._flat.threshold
+    on_split = np.isfinite(thresholds)
+    x[:, 0] = np.resize(thresholds[on_split & (ours._flat.feature == 0)], len(x))
+    assert np.array_equal(ours.score(x), booster.predict(x, num_threads=1))
+    assert ours.score(x[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("split_gain", [0.0, 1e9])
+def test_a_freshly_trained_ranker(tmp_path: Path, split_gain: float) -> None:
+    """With missing values in training (splits that send NaN one way) and, when no split
+    is worth it, trees of one leaf."""
+    rng = np.random.default_rng(1)
+    x = _rows(rng, 400)
+    y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 3]) > 0.8).astype(int)
+    data = lightgbm.Dataset(x, y, group=[20] * 20, feature_name=list(PASSAGE_FEATURES))
+    params = {"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5,
+              "min_gain_to_split": split_gain, "verbose": -1, "seed": 0,
+              "deterministic": True, "num_threads": 1}
+    booster = lightgbm.train(params, data, num_boost_round=40)
+    path = tmp_path / "ranker.txt"
+    booster.save_model(str(path))
+    assert ("num_leaves=1\n" in path.read_text()) == (split_gain > 0)
+    probe = _rows(rng, 500)
+    assert np.array_equal(TreeModel(path, PASSAGE_FEATURES).score(probe),
+                          lightgbm.Booster(model_file=str(path)).predict(probe, num_threads=1))
+
+
+def test_a_ranker_for_other_features_or_a_broken_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="other features"):
+        TreeModel(MODELS_DIR / RANKER_FILE, PASSAGE_FEATURES[:-1])
+    broken = tmp_path / "ranker.txt"
+    broken.write_text("tree\nversion=v4\n", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="cannot read the ranker"):
+        TreeModel(broken, PASSAGE_FEATURES)
