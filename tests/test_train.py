@@ -62,3 +62,21 @@ def test_the_shipped_models_load_and_match_the_features() -> None:
     assert models.ranker is not None and models.sentences is not None
     assert models.answerable is not None and 0.0 < models.answerable.threshold < 1.0
     assert all(v for v in models.describe().values())
+
+
+def test_qa_train_without_the_train_extra_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "lightgbm" else real(name, *a))
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--out",
+                                      str(tmp_path / "models")])
+    assert result.exit_code != 0
+    assert "pip install 'qa[train]'" in result.output and "lightgbm" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "models").exists()
