@@ -99,6 +99,8 @@ class TreeModel:
         import numpy as np
 
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise ValueError(f"expected rows of {len(self.features)} features, got {x.shape}")
         if not len(x):
             return np.zeros(0)
         t = self._flat

@@ -33,6 +33,8 @@ def test_the_shipped_ranker_scores_as_lightgbm_does() -> None:
     x[:, 0] = np.resize(thresholds[on_split & (ours._flat.feature == 0)], len(x))
     assert np.array_equal(ours.score(x), booster.predict(x, num_threads=1))
     assert ours.score(x[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="31 features"):
+        ours.score(x[:, :-1])
 
 
 @pytest.mark.parametrize("split_gain", [0.0, 1e9])
