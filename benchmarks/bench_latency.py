@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import sys
 import time
@@ -37,12 +36,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    RESULTS,
     CachedEmbedder,
     bench_file,
     default_embedder,
     percentiles,
     rss_mb,
+    update_result,
     write_result,
 )
 
@@ -154,7 +153,7 @@ def measure(index: Index, queries: Sequence[str], embedder: Any) -> dict[str, An
     return timed(fns, queries)
 
 
-def measure_budget(corpus: Corpus, embedder: Any, titles: Sequence[str]) -> dict[str, Any]:
+def measure_budget(corpus: Corpus, embedder: Any) -> dict[str, Any]:
     """`Index.search` and `Index.ask` as a user calls them (default settings, query encoded
     live) on every real BBC passage: the issue's budgets are search p50 <= 15 ms and ask
     p50 <= 100 ms at this size. Questions: the BBC tuning set's first 50, as written.
@@ -198,10 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     embedder = default_embedder()
     corpus = Corpus(bbc, embedder)
     if args.budget_only:
-        saved = json.loads((RESULTS / "latency.json").read_text())
-        saved.pop("machine", None)  # stamped anew: the budgets are measured now
-        saved["budget"] = measure_budget(corpus, embedder, [])
-        write_result("latency", saved)
+        update_result("latency", budget=measure_budget(corpus, embedder))
         return
     queries = random.Random(0).sample(corpus.titles, args.queries)
     sizes = []
@@ -216,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"latency: {n:>9,} passages: hybrid p50 {row['hybrid']['p50']:.1f} ms, floor "
               f"{row['floor']['p50']:.1f} ms, +{row['rss_mb']:.0f} MiB", flush=True)
         del index
-    budget = measure_budget(corpus, embedder, queries)
+    budget = measure_budget(corpus, embedder)
     ann = None
     n = sizes[-1]["passages"]
     kind = dense_types.resolve("auto", n)

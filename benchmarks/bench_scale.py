@@ -40,6 +40,7 @@ from common import (  # noqa: E402
     bench_file,
     default_embedder,
     memory_index,
+    update_result,
     write_result,
 )
 
@@ -153,11 +154,9 @@ def main() -> None:
     t0 = time.perf_counter()
     embedder = default_embedder()
     if args.add_only:
-        saved = json.loads((RESULTS / "scale.json").read_text(encoding="utf-8"))
-        saved.pop("machine", None)  # stamped anew
-        saved["add"] = bench_add(embedder)
-        print("  add one article:", saved["add"], flush=True)
-        write_result("scale", saved)
+        add = bench_add(embedder)
+        print("  add one article:", add, flush=True)
+        update_result("scale", add=add)
         return
     base_index = memory_index([SEEDS, BENCH / "news-bbc.jsonl"], embedder)
     base = base_index._dense.reconstruct_n(0, len(base_index))

@@ -274,6 +274,13 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def update_result(name: str, **fields: Any) -> Path:
+    """Replace some figures of a saved NAME.json (re-measured alone), stamped anew."""
+    saved = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    saved.pop("machine", None)
+    return write_result(name, {**saved, **fields})
+
+
 def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
     """p50 and p95 of a list of milliseconds."""
     arr = np.asarray(values_ms, dtype=np.float64)
