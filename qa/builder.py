@@ -27,6 +27,7 @@ from .formats import ReadOptions
 from .models import Models
 from .schema import Article, Passage
 from .sentences import SentenceIndex, encode_passages, passage_spans
+from .text import sentences
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,10 +163,11 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
         known = vector_cache
     else:
         known = _known_vectors(path, previous, config)
-    spans = [passage_spans(p, t) for p, t in zip(passages, texts, strict=True)]
+    own = [sentences(p.text) for p in passages]  # split once: for encoding and the index
+    spans = [passage_spans(p, t, o) for p, t, o in zip(passages, texts, own, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
-    return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks),
-                          reranker)
+    return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks,
+                                 own), reranker)
 
 
 def _recorded_reranker(path: Path) -> str | None:
@@ -327,8 +329,8 @@ def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int
 
 
 def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
-           passages: list[Passage], vectors: np.ndarray,
-           blocks: Sequence[np.ndarray]) -> Index:
+           passages: list[Passage], vectors: np.ndarray, blocks: Sequence[np.ndarray],
+           spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> Index:
     import numpy as np
 
     from .articles import ARTICLES, format_counts, write_articles
@@ -338,7 +340,7 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
-    sentence_index = SentenceIndex.make(blocks, passages, config.index_type)
+    sentence_index = SentenceIndex.make(blocks, passages, config.index_type, spans)
     exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)

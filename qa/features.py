@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,9 @@ class Terms:
     a large corpus does not grow without limit.
     """
 
-    def __init__(self, stemmer: Any, stopwords: frozenset[str], *, memo: int = 50_000) -> None:
+    def __init__(self, stemmer: Any, stopwords: frozenset[str], *, memo: int = 50_000,
+                 stored_spans: Callable[[str], list[tuple[int, int]] | None] | None = None,
+                 ) -> None:
         import threading
 
         self.stemmer = stemmer
@@ -72,6 +74,7 @@ class Terms:
         self._lock = threading.Lock()  # the chat server asks from several threads
         self._titles: dict[str, frozenset[str]] = {}
         self._kinds: dict[str, tuple[bool, bool, frozenset[str]]] = {}
+        self._stored_spans = stored_spans  # a passage's sentence spans split at build time
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
@@ -106,12 +109,14 @@ class Terms:
         return 0.0
 
     def sentences(self, key: str, text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
-        """Sentence spans of `text` and the terms of each, remembered under `key`."""
+        """Sentence spans of `text` and the terms of each, remembered under `key` (a
+        passage id: the index's own split is used when it knows the passage)."""
         with self._lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return list(self._memo[key]), self._sent_terms[key]
-        spans = sentences(text)
+        stored = self._stored_spans(key) if self._stored_spans else None
+        spans = stored if stored is not None else sentences(text)
         terms = [frozenset(self(text[s:e])) for s, e in spans]
         with self._lock:
             self._memo[key] = tuple(spans)
@@ -122,11 +127,13 @@ class Terms:
         return spans, terms
 
 
-def make_terms(stemmer: Any) -> Terms:
-    """Terms with bm25s's English stop words and the given stemmer."""
+def make_terms(stemmer: Any,
+               stored_spans: Callable[[str], list[tuple[int, int]] | None] | None = None) -> Terms:
+    """Terms with bm25s's English stop words and the given stemmer; `stored_spans(key)`
+    gives the sentence spans of a passage already split (or None)."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return Terms(stemmer, frozenset(STOPWORDS_EN))
+    return Terms(stemmer, frozenset(STOPWORDS_EN), stored_spans=stored_spans)
 
 
 @dataclass(frozen=True, slots=True)

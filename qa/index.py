@@ -56,7 +56,7 @@ class Index:
         self.search_config = SearchConfig()
         self._stemmer = retrieve.make_stemmer()
         self._prev = retrieve.previous_passages([p.article_id for p in passages])
-        self._terms = make_terms(self._stemmer)
+        self._terms = make_terms(self._stemmer, self._sentence_spans)
         self._idf = retrieve.idf_weights(bm25)
         self._rarest = max(self._idf.values(), default=1.0)
         self._positions = rerank.article_positions(self._prev)
@@ -222,6 +222,12 @@ class Index:
             return []
         rows, _ = self.sentences.search(vector, 4 * depth, allowed)
         return list(dict.fromkeys(self.sentences.rows[rows, 0].tolist()))[:depth]
+
+    def _sentence_spans(self, passage_id: str) -> list[tuple[int, int]] | None:
+        """A passage's sentence spans as the sentence index holds them (split at build time,
+        so a question's first contact with a passage does not split it again)."""
+        row = self._position.get(passage_id)
+        return None if row is None else self.sentences.spans(row)
 
     def _text_before(self, row: int) -> str:
         """The last sentence of the passage before passage `row` in its article, or ""."""

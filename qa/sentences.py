@@ -68,10 +68,12 @@ def pool_spans(hidden: np.ndarray, offsets: np.ndarray, special: np.ndarray,
     return whole.astype(np.float32), out.astype(np.float32), np.flatnonzero(counts == 0).tolist()
 
 
-def passage_spans(p: Passage, embedded: str) -> list[tuple[int, int]]:
-    """The spans of `p`'s sentences inside `embedded` (its text, maybe after a title line)."""
+def passage_spans(p: Passage, embedded: str,
+                  own: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """The spans of `p`'s sentences inside `embedded` (its text, maybe after a title line);
+    `own`: its sentence spans in its own text, when already split."""
     shift = len(embedded) - len(p.text)
-    return [(s + shift, e + shift) for s, e in sentences(p.text)]
+    return [(s + shift, e + shift) for s, e in (sentences(p.text) if own is None else own)]
 
 
 def encode_passages(embedder: Any, texts: Sequence[str],
@@ -117,10 +119,12 @@ class SentenceIndex:
 
     @classmethod
     def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage],
-             kind: str = "auto") -> SentenceIndex:
+             kind: str = "auto",
+             spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> SentenceIndex:
         """From one (sentences, dim) block per passage, in passage order. `kind` is a
         FAISS index type as for passages (qa.dense), resolved by the number of sentences;
-        an exact index keeps float16 vectors (half the memory, same ranking)."""
+        an exact index keeps float16 vectors (half the memory, same ranking). `spans`:
+        each passage's sentence spans in its text, when already split (else split here)."""
         import faiss
         import numpy as np
 
@@ -128,7 +132,9 @@ class SentenceIndex:
 
         dim = next((b.shape[1] for b in blocks if len(b)), 0) or (
             blocks[0].shape[1] if blocks else 1)
-        rows = [(i, s, e) for i, p in enumerate(passages) for s, e in sentences(p.text)]
+        if spans is None:
+            spans = [sentences(p.text) for p in passages]
+        rows = [(i, s, e) for i, own in enumerate(spans) for s, e in own]
         stacked = np.vstack([b for b in blocks if len(b)]).astype(np.float32) if rows else \
             np.zeros((0, dim), dtype=np.float32)
         counts = np.bincount([r[0] for r in rows], minlength=len(passages)) if rows else \
@@ -216,6 +222,11 @@ class SentenceIndex:
                                             params=params)
         keep = found[0] >= 0
         return found[0][keep], scores[0][keep]
+
+    def spans(self, passage: int) -> list[tuple[int, int]]:
+        """The sentence spans of one passage (offsets in its text), as split at build time."""
+        a, b = int(self.first[passage]), int(self.first[passage + 1])
+        return [(int(s), int(e)) for s, e in self.rows[a:b, 1:].tolist()]
 
     def cosines(self, passage: int, query: np.ndarray) -> np.ndarray:
         """Cosine of `query` with every sentence of one passage, in order."""

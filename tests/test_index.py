@@ -275,3 +275,23 @@ def test_update_splits_only_new_files_and_matches_a_fresh_build(
     fresh = qa.build([corpus], tmp_path / "fresh", embedder=embedder)
     assert index.passages == fresh.passages
     assert len({p.article_id for p in index.passages}) == 4
+
+
+def test_a_loaded_index_reads_sentences_as_split_at_build_time(
+        index_copy: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.text import sentences
+
+    index = qa.load(index_copy, embedder=embedder)
+    assert all(index.sentences.spans(i) == sentences(p.text)
+               for i, p in enumerate(index.passages))
+    expected = index.ask(TRADE)
+
+    def no_split(text: str) -> list[tuple[int, int]]:
+        raise AssertionError("a passage of the index was split again at question time")
+
+    monkeypatch.setattr("qa.features.sentences", no_split)
+    fresh = qa.load(index_copy, embedder=embedder)
+    answer = fresh.ask(TRADE)
+    assert (answer.text, answer.confidence) == (expected.text, expected.confidence)
+    assert [h.passage_id for h in fresh.search(SECTORS)] == \
+        [h.passage_id for h in index.search(SECTORS)]
