@@ -159,8 +159,9 @@ def measure_budget(corpus: Corpus, embedder: Any) -> dict[str, Any]:
     p50 <= 100 ms at this size. Questions: the BBC tuning set's first 50, as written.
 
     Each is timed twice on its own fresh index: first contact (the passages a question
-    brings up have not been split into sentences and tokenised yet) and steady state (the
-    same questions again, as a long-running server sees passages it has met before)."""
+    brings up have not been met yet: their stored sentence terms are read, the numbers,
+    dates and names they hold found) and steady state (the same questions again, as a
+    long-running server sees passages it has met before)."""
     from qa.datasets import QUESTIONS_DIR
     from qa.evaluate import load_questions
 

@@ -178,9 +178,11 @@ def budget_table(b: Result | None) -> list[str]:
     return [f"**The budgets**, on every real BBC passage ({b['passages']:,}), the first 50 "
             "BBC tuning questions as written, default settings (learned ranker on), p50 / p95 "
             "ms. *First contact*: each question on a fresh index, so the ~70 candidate "
-            "passages it brings up are split into sentences and tokenised for the first "
-            "time; *steady state*: the same questions again, as a long-running server meets "
-            "passages it has seen (the memo holds 50k passages).", "",
+            "passages it brings up are met for the first time (their sentences' terms are "
+            "read from the index, stored at build time; the numbers, dates and names they "
+            "hold are found then); *steady state*: the same questions again, as a "
+            "long-running server meets passages it has seen (the memo holds 50k passages).",
+            "",
             *table(["", "first contact", "steady state", "budget (p50)"], rows), ""]
 
 

@@ -26,7 +26,7 @@ from .fetch import is_url
 from .formats import ReadOptions
 from .models import Models
 from .schema import Article, Passage
-from .sentences import SentenceIndex, encode_passages, passage_spans
+from .sentences import SentenceIndex, encode_passages, passage_spans, term_lines
 from .text import sentences
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
     spans = [passage_spans(p, t, o) for p, t, o in zip(passages, texts, own, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
     return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks,
-                                 own), reranker)
+                                 own, _term_lines(passages, texts, own, known)), reranker)
 
 
 def _recorded_reranker(path: Path) -> str | None:
@@ -258,8 +258,9 @@ def _split(articles: Sequence[Article], chunk: ChunkConfig,
     return out
 
 
-Vectors = tuple["np.ndarray", "np.ndarray"]
-"""A passage's vector and its sentences' vectors (see qa.sentences)."""
+Vectors = tuple["np.ndarray", "np.ndarray", "list[str] | None"]
+"""A passage's vector, its sentences' vectors and their term lines, or None where not
+stored (see qa.sentences)."""
 
 
 def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
@@ -270,7 +271,8 @@ def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
             len(sentence_index.first) != len(passages) + 1:
         return {}
     blocks = sentence_index.blocks(range(len(passages)))
-    return {embedding_text(p, embed_title): (vectors[i], blocks[i])
+    return {embedding_text(p, embed_title): (vectors[i], blocks[i],
+                                             sentence_index.passage_terms(i))
             for i, p in enumerate(passages)}
 
 
@@ -322,15 +324,33 @@ def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int
     blocks: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
     for i, t in enumerate(texts):
         if t in known:
-            vectors[i], blocks[i] = known[t]
+            vectors[i], blocks[i] = known[t][:2]
     for j, i in enumerate(todo):
         vectors[i], blocks[i] = fresh[j], fresh_blocks[j]
     return vectors, blocks
 
 
+def _term_lines(passages: Sequence[Passage], texts: Sequence[str],
+                own: Sequence[Sequence[tuple[int, int]]],
+                known: Mapping[str, Vectors]) -> list[list[str]]:
+    """Each passage's sentence term lines: the previous index's where it had them for the
+    same text, else tokenised now (qa.sentences.term_lines)."""
+    out: list[list[str] | None] = [None] * len(passages)
+    for i, t in enumerate(texts):
+        stored = known[t][2] if t in known and len(known[t]) > 2 else None
+        if stored is not None and len(stored) == len(own[i]):
+            out[i] = list(stored)
+    todo = [i for i, lines in enumerate(out) if lines is None]
+    for i, lines in zip(todo, term_lines([passages[i] for i in todo], [own[i] for i in todo]),
+                        strict=True):
+        out[i] = lines
+    return out  # type: ignore[return-value]
+
+
 def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
            passages: list[Passage], vectors: np.ndarray, blocks: Sequence[np.ndarray],
-           spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> Index:
+           spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+           terms: Sequence[Sequence[str]] | None = None) -> Index:
     import numpy as np
 
     from .articles import ARTICLES, format_counts, write_articles
@@ -340,7 +360,7 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
 
     kind = dense_types.resolve(config.index_type, len(passages))
     dense, bm25 = make_indexes(vectors, passages, kind)
-    sentence_index = SentenceIndex.make(blocks, passages, config.index_type, spans)
+    sentence_index = SentenceIndex.make(blocks, passages, config.index_type, spans, terms)
     exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
         _save(tmp, dense, bm25, passages)
@@ -424,7 +444,7 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
     try:
         sentence_index = SentenceIndex.load(path, len(passages))
     except (RuntimeError, OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{path}/: unreadable sentence vectors ({exc}); "
+        raise IndexCorruptError(f"{path}/: unreadable sentence index ({exc}); "
                                 "run `qa build --force`") from None
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
                  embedder=embedder, sentences=sentence_index,

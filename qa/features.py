@@ -49,6 +49,9 @@ _DATE = re.compile(r"\b(1[5-9]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)|January|February|
 _CAPITALISED = re.compile(r"[A-Z](?<!^[A-Z])(?<![.!?]\s[A-Z])(?<=\b[A-Z])[\w'’-]+")
 
 
+Stored = Callable[[str], tuple[list[tuple[int, int]], list[str] | None] | None]
+
+
 def question_type(question: str) -> str:
     """What the question asks for: one of QTYPES."""
     lowered = question.lower()
@@ -66,8 +69,7 @@ class Terms:
     """
 
     def __init__(self, stemmer: Any, stopwords: frozenset[str], *, memo: int = 50_000,
-                 stored_spans: Callable[[str], list[tuple[int, int]] | None] | None = None,
-                 ) -> None:
+                 stored: Stored | None = None) -> None:
         import threading
 
         self.stemmer = stemmer
@@ -78,7 +80,7 @@ class Terms:
         self._lock = threading.Lock()  # the chat server asks from several threads
         self._titles: dict[str, frozenset[str]] = {}
         self._kinds: dict[str, tuple[bool, bool, frozenset[str]]] = {}
-        self._stored_spans = stored_spans  # a passage's sentence spans split at build time
+        self._stored = stored  # what the index stored of a passage's sentences
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in self.stopwords]
@@ -114,14 +116,15 @@ class Terms:
 
     def sentences(self, key: str, text: str) -> tuple[list[tuple[int, int]], list[frozenset[str]]]:
         """Sentence spans of `text` and the terms of each, remembered under `key` (a
-        passage id: the index's own split is used when it knows the passage)."""
+        passage id: what the index stored at build time is used when it knows the passage)."""
         with self._lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return list(self._memo[key]), self._sent_terms[key]
-        stored = self._stored_spans(key) if self._stored_spans else None
-        spans = stored if stored is not None else sentences(text)
-        terms = [frozenset(self(text[s:e])) for s, e in spans]
+        stored = self._stored(key) if self._stored else None
+        spans, lines = stored if stored is not None else (sentences(text), None)
+        terms = [frozenset(line.split()) for line in lines] if lines is not None else \
+            [frozenset(self(text[s:e])) for s, e in spans]
         with self._lock:
             self._memo[key] = tuple(spans)
             self._sent_terms[key] = terms
@@ -131,13 +134,13 @@ class Terms:
         return spans, terms
 
 
-def make_terms(stemmer: Any,
-               stored_spans: Callable[[str], list[tuple[int, int]] | None] | None = None) -> Terms:
-    """Terms with bm25s's English stop words and the given stemmer; `stored_spans(key)`
-    gives the sentence spans of a passage already split (or None)."""
+def make_terms(stemmer: Any, stored: Stored | None = None) -> Terms:
+    """Terms with bm25s's English stop words and the given stemmer; `stored(key)` gives
+    what an index stored of a passage's sentences (spans, and their terms as space-joined
+    lines, or None), or None for a text it does not know."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return Terms(stemmer, frozenset(STOPWORDS_EN), stored_spans=stored_spans)
+    return Terms(stemmer, frozenset(STOPWORDS_EN), stored=stored)
 
 
 @dataclass(frozen=True, slots=True)

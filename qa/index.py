@@ -56,7 +56,7 @@ class Index:
         self.search_config = SearchConfig()
         self._stemmer = retrieve.make_stemmer()
         self._prev = retrieve.previous_passages([p.article_id for p in passages])
-        self._terms = make_terms(self._stemmer, self._sentence_spans)
+        self._terms = make_terms(self._stemmer, self._stored_sentences)
         self._idf = retrieve.idf_weights(bm25)
         self._rarest = max(self._idf.values(), default=1.0)
         self._positions = rerank.article_positions(self._prev)
@@ -223,11 +223,15 @@ class Index:
         rows, _ = self.sentences.search(vector, 4 * depth, allowed)
         return list(dict.fromkeys(self.sentences.rows[rows, 0].tolist()))[:depth]
 
-    def _sentence_spans(self, passage_id: str) -> list[tuple[int, int]] | None:
-        """A passage's sentence spans as the sentence index holds them (split at build time,
-        so a question's first contact with a passage does not split it again)."""
+    def _stored_sentences(self, passage_id: str
+                          ) -> tuple[list[tuple[int, int]], list[str] | None] | None:
+        """A passage's sentence spans and terms as the sentence index holds them (made at
+        build time, so a question's first contact with a passage does not split and
+        tokenise it again)."""
         row = self._position.get(passage_id)
-        return None if row is None else self.sentences.spans(row)
+        if row is None:
+            return None
+        return self.sentences.spans(row), self.sentences.passage_terms(row)
 
     def _text_before(self, row: int) -> str:
         """The last sentence of the passage before passage `row` in its article, or ""."""

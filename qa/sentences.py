@@ -8,8 +8,10 @@ a paraphrased question's passage far more often than the passage vector or BM25 
 against 0.84 and 0.59), and the answerer needs no encoding at question time.
 
 On disk (`qa.store`): `sentences.faiss` (exact float16 vectors up to 100k sentences, HNSW
-or IVF-PQ above, as for passages) and `sentences.npy` (int32 rows: passage position,
-start, end; offsets in the passage's text).
+or IVF-PQ above, as for passages), `sentences.npy` (int32 rows: passage position,
+start, end; offsets in the passage's text) and `sentence_terms.txt` (each sentence's BM25
+terms, one line per row, so a question's first contact with a passage needs no
+tokenising; indexes written before it was added tokenise on first contact instead).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 VECTORS_FILE = "sentences.faiss"
 SPANS_FILE = "sentences.npy"
+TERMS_FILE = "sentence_terms.txt"
 
 
 def pool_spans(hidden: np.ndarray, offsets: np.ndarray, special: np.ndarray,
@@ -111,20 +114,25 @@ class SentenceIndex:
         vectors: a FAISS index over every sentence (exact float16, or HNSW / IVF-PQ).
         rows: (n, 3) int32: passage position, start, end (offsets in the passage text).
         first: for passage i, its sentences are rows first[i]:first[i + 1].
+        terms: each sentence's BM25 terms, space-separated, one per row (None for an
+            index written before they were stored).
     """
 
     vectors: Any
     rows: np.ndarray
     first: np.ndarray
+    terms: list[str] | None = None
 
     @classmethod
     def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage],
              kind: str = "auto",
-             spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> SentenceIndex:
+             spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+             terms: Sequence[Sequence[str]] | None = None) -> SentenceIndex:
         """From one (sentences, dim) block per passage, in passage order. `kind` is a
         FAISS index type as for passages (qa.dense), resolved by the number of sentences;
         an exact index keeps float16 vectors (half the memory, same ranking). `spans`:
-        each passage's sentence spans in its text, when already split (else split here)."""
+        each passage's sentence spans in its text, when already split (else split here);
+        `terms`: each passage's `term_lines`, when known (else computed here)."""
         import faiss
         import numpy as np
 
@@ -134,7 +142,10 @@ class SentenceIndex:
             blocks[0].shape[1] if blocks else 1)
         if spans is None:
             spans = [sentences(p.text) for p in passages]
+        if terms is None:
+            terms = term_lines(passages, spans)
         rows = [(i, s, e) for i, own in enumerate(spans) for s, e in own]
+        lines = [line for own in terms for line in own]
         stacked = np.vstack([b for b in blocks if len(b)]).astype(np.float32) if rows else \
             np.zeros((0, dim), dtype=np.float32)
         counts = np.bincount([r[0] for r in rows], minlength=len(passages)) if rows else \
@@ -142,6 +153,8 @@ class SentenceIndex:
         if len(blocks) != len(passages) or any(len(b) != c for b, c in zip(blocks, counts,
                                                                             strict=True)):
             raise ValueError("sentence vectors do not match the passages' sentences")
+        if len(lines) != len(rows):
+            raise ValueError("sentence terms do not match the passages' sentences")
         kind = dense.resolve(kind, len(rows))
         if kind == "flat":  # float16 on disk (see save); searched as float32 in memory
             index = faiss.IndexFlatIP(dim)
@@ -149,7 +162,7 @@ class SentenceIndex:
         else:
             index = dense.make(stacked, kind)
         arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
-        return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)))
+        return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)), lines)
 
     def save(self, directory: Path) -> None:
         """Write the vectors (an exact index as float16: half the bytes, the same values
@@ -164,6 +177,8 @@ class SentenceIndex:
             index.add(self.vectors.reconstruct_n(0, self.vectors.ntotal))
         faiss.write_index(index, str(directory / VECTORS_FILE))
         np.save(directory / SPANS_FILE, self.rows)
+        if self.terms is not None:
+            (directory / TERMS_FILE).write_text("\n".join(self.terms), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, passages: int) -> SentenceIndex:
@@ -182,7 +197,13 @@ class SentenceIndex:
         rows = np.load(directory / SPANS_FILE)
         if vectors.ntotal != len(rows):
             raise ValueError(f"{vectors.ntotal} sentence vectors, {len(rows)} sentences")
-        return cls(vectors, rows, _first(rows[:, 0], passages))
+        terms = None
+        if (directory / TERMS_FILE).exists():
+            terms = (directory / TERMS_FILE).read_text(encoding="utf-8").split("\n") \
+                if len(rows) else []
+            if len(terms) != len(rows):
+                raise ValueError(f"{len(terms)} lines of sentence terms, {len(rows)} sentences")
+        return cls(vectors, rows, _first(rows[:, 0], passages), terms)
 
     def blocks(self, passage_rows: Sequence[int]) -> list[np.ndarray]:
         """The sentence vectors of each given passage, for an update to re-use."""
@@ -228,6 +249,12 @@ class SentenceIndex:
         a, b = int(self.first[passage]), int(self.first[passage + 1])
         return [(int(s), int(e)) for s, e in self.rows[a:b, 1:].tolist()]
 
+    def passage_terms(self, passage: int) -> list[str] | None:
+        """The term lines of one passage's sentences, or None when not stored."""
+        if self.terms is None:
+            return None
+        return self.terms[int(self.first[passage]) : int(self.first[passage + 1])]
+
     def cosines(self, passage: int, query: np.ndarray) -> np.ndarray:
         """Cosine of `query` with every sentence of one passage, in order."""
         import numpy as np
@@ -244,6 +271,18 @@ class SentenceIndex:
         from .dense import flat_matrix
 
         return flat_matrix(self.vectors)
+
+
+def term_lines(passages: Sequence[Passage],
+               spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
+    """Each passage's sentences' BM25 terms (qa.features.Terms: the same stemmer and stop
+    words as the question's), one space-separated line per sentence."""
+    from .features import make_terms
+    from .retrieve import make_stemmer
+
+    terms = make_terms(make_stemmer())
+    return [[" ".join(sorted(set(terms(p.text[s:e])))) for s, e in own]
+            for p, own in zip(passages, spans, strict=True)]
 
 
 def _first(owners: np.ndarray, passages: int) -> np.ndarray:

@@ -277,13 +277,16 @@ def test_update_splits_only_new_files_and_matches_a_fresh_build(
     assert len({p.article_id for p in index.passages}) == 4
 
 
-def test_a_loaded_index_reads_sentences_as_split_at_build_time(
+def test_a_loaded_index_reads_sentences_as_split_and_tokenised_at_build_time(
         index_copy: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.text import sentences
 
     index = qa.load(index_copy, embedder=embedder)
     assert all(index.sentences.spans(i) == sentences(p.text)
                for i, p in enumerate(index.passages))
+    assert all(index.sentences.passage_terms(i) == [
+        " ".join(sorted(set(index._terms(p.text[s:e])))) for s, e in sentences(p.text)]
+        for i, p in enumerate(index.passages))
     expected = index.ask(TRADE)
 
     def no_split(text: str) -> list[tuple[int, int]]:
@@ -295,3 +298,40 @@ def test_a_loaded_index_reads_sentences_as_split_at_build_time(
     assert (answer.text, answer.confidence) == (expected.text, expected.confidence)
     assert [h.passage_id for h in fresh.search(SECTORS)] == \
         [h.passage_id for h in index.search(SECTORS)]
+
+
+def test_an_index_without_stored_sentence_terms_answers_the_same(
+        index_copy: Path, embedder: Encoder) -> None:
+    expected = qa.load(index_copy, embedder=embedder).ask(TRADE)
+    (index_copy / "sentence_terms.txt").unlink()  # as written before terms were stored
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    del manifest["files"]["sentence_terms.txt"]
+    (index_copy / "manifest.json").write_text(json.dumps(manifest))
+    older = qa.load(index_copy, embedder=embedder, check_sources=False)
+    assert older.sentences.terms is None
+    answer = older.ask(TRADE)
+    assert (answer.text, answer.confidence) == (expected.text, expected.confidence)
+
+
+def test_sentence_terms_that_disagree_with_the_sentences_are_refused(
+        index_copy: Path, embedder: Encoder) -> None:
+    lines = (index_copy / "sentence_terms.txt").read_text().split("\n")
+    (index_copy / "sentence_terms.txt").write_text("\n".join(lines[:-1]))
+    with pytest.raises(qa.IndexCorruptError, match="sentence"):
+        qa.load(index_copy, embedder=embedder, check_sources=False)
+
+
+def test_an_update_tokenises_only_the_new_passages(
+        tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.builder
+
+    first, second = sorted(SEEDS.iterdir())
+    tokenised: list[int] = []
+    real = qa.builder.term_lines
+    monkeypatch.setattr(qa.builder, "term_lines",
+                        lambda passages, spans: tokenised.append(len(passages))
+                        or real(passages, spans))
+    index = qa.build([first], tmp_path / "idx", embedder=embedder)
+    before = len(index)
+    index.add([second])
+    assert tokenised == [before, len(index) - before]
