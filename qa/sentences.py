@@ -114,14 +114,14 @@ class SentenceIndex:
         vectors: a FAISS index over every sentence (exact float16, or HNSW / IVF-PQ).
         rows: (n, 3) int32: passage position, start, end (offsets in the passage text).
         first: for passage i, its sentences are rows first[i]:first[i + 1].
-        terms: each sentence's BM25 terms, space-separated, one per row (None for an
-            index written before they were stored).
+        terms: each sentence's BM25 terms, space-separated, one line per row (None for
+            an index written before they were stored).
     """
 
     vectors: Any
     rows: np.ndarray
     first: np.ndarray
-    terms: list[str] | None = None
+    terms: Lines | None = None
 
     @classmethod
     def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage],
@@ -162,7 +162,8 @@ class SentenceIndex:
         else:
             index = dense.make(stacked, kind)
         arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
-        return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)), lines)
+        return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)),
+                   Lines.of(lines))
 
     def save(self, directory: Path) -> None:
         """Write the vectors (an exact index as float16: half the bytes, the same values
@@ -178,7 +179,7 @@ class SentenceIndex:
         faiss.write_index(index, str(directory / VECTORS_FILE))
         np.save(directory / SPANS_FILE, self.rows)
         if self.terms is not None:
-            (directory / TERMS_FILE).write_text("\n".join(self.terms), encoding="utf-8")
+            (directory / TERMS_FILE).write_bytes(self.terms.data)
 
     @classmethod
     def load(cls, directory: Path, passages: int) -> SentenceIndex:
@@ -199,8 +200,7 @@ class SentenceIndex:
             raise ValueError(f"{vectors.ntotal} sentence vectors, {len(rows)} sentences")
         terms = None
         if (directory / TERMS_FILE).exists():
-            terms = (directory / TERMS_FILE).read_text(encoding="utf-8").split("\n") \
-                if len(rows) else []
+            terms = Lines((directory / TERMS_FILE).read_bytes())
             if len(terms) != len(rows):
                 raise ValueError(f"{len(terms)} lines of sentence terms, {len(rows)} sentences")
         return cls(vectors, rows, _first(rows[:, 0], passages), terms)
@@ -253,7 +253,7 @@ class SentenceIndex:
         """The term lines of one passage's sentences, or None when not stored."""
         if self.terms is None:
             return None
-        return self.terms[int(self.first[passage]) : int(self.first[passage + 1])]
+        return self.terms.lines(int(self.first[passage]), int(self.first[passage + 1]))
 
     def cosines(self, passage: int, query: np.ndarray) -> np.ndarray:
         """Cosine of `query` with every sentence of one passage, in order."""
@@ -271,6 +271,34 @@ class SentenceIndex:
         from .dense import flat_matrix
 
         return flat_matrix(self.vectors)
+
+
+class Lines:
+    """UTF-8 lines, each ended by a newline, kept as one bytes object and the lines'
+    offsets: a Python string per line would cost about twice the memory (50 MiB per 100k
+    passages)."""
+
+    def __init__(self, data: bytes) -> None:
+        import numpy as np
+
+        self.data = data
+        self._ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        self._starts = np.concatenate([[0], self._ends[:-1] + 1]).astype(np.int64)[
+            : len(self._ends)]
+
+    @classmethod
+    def of(cls, lines: Sequence[str]) -> Lines:
+        """From strings without newlines."""
+        return cls("".join(f"{line}\n" for line in lines).encode("utf-8"))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def lines(self, first: int, end: int) -> list[str]:
+        """Lines first..end-1, decoded."""
+        return [self.data[a:b].decode("utf-8")
+                for a, b in zip(self._starts[first:end].tolist(), self._ends[first:end].tolist(),
+                                strict=True)]
 
 
 def term_lines(passages: Sequence[Passage],
