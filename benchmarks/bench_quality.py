@@ -62,7 +62,7 @@ def retrieval(index: Index, questions: Sequence[Question], mode: str,
               config: SearchConfig | None = None) -> dict[str, Any]:
     """R@k and MRR of `Index.search` in one mode (a follow-up joined to the question
     before it)."""
-    from qa.answer import retrieval_query
+    from qa.conversation import retrieval_query
 
     index.search_config = config or SearchConfig()
     ranks = []
@@ -90,7 +90,7 @@ def txtai_runs(sets: Sequence[EvalSet], samples: dict[str, int | None]) -> dict[
     except ImportError as exc:
         print(f"  txtai skipped: {exc}")
         return {}
-    from qa.answer import retrieval_query
+    from qa.conversation import retrieval_query
 
     groups: dict[int, list[EvalSet]] = {}
     for s in sets:

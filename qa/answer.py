@@ -12,7 +12,6 @@ its threshold, chosen on tuning data, the bot abstains and lists the closest pas
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,28 +51,6 @@ class AnswerConfig:
     max_sentences: int = 2
     extra_ratio: float = 0.7
     extra_floor: float = 0.4
-
-
-_FOLLOW_UP = re.compile(
-    r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|"
-    r"the same|the other|also|else)\b", re.IGNORECASE)
-
-
-def _turn_text(turn: str | tuple[str, str] | Sequence[str]) -> str:
-    return turn if isinstance(turn, str) else str(turn[0])
-
-
-def is_follow_up(question: str, history: Sequence[str | tuple[str, str]] | None) -> bool:
-    """A question with history that refers back (a pronoun or similar) or has fewer than
-    four words ("And in the Maldives?")."""
-    return bool(history) and bool(_FOLLOW_UP.search(question) or len(question.split()) < 4)
-
-
-def retrieval_query(question: str, history: Sequence[str | tuple[str, str]] | None) -> str:
-    """The text to search for: a follow-up question is joined to the previous question."""
-    if not history or not is_follow_up(question, history):
-        return question
-    return f"{_turn_text(history[-1]).strip()} {question}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import rerank, retrieve
-from .answer import ExtractiveAnswerer, _turn_text, is_follow_up, retrieval_query
+from .answer import ExtractiveAnswerer
 from .config import MODES, Mode, SearchConfig
+from .conversation import is_follow_up, retrieval_query, turn_text
 from .embed import Embedder
 from .errors import EmptyCorpusError, QAError, QuestionError
 from .features import Candidate, Query, make_query, make_terms
@@ -330,7 +331,7 @@ class Index:
         previous question's answer quotes first; None when that answer abstained."""
         import numpy as np
 
-        previous = self._ask(_turn_text(history[-1]), history[-2:-1] or None, allowed, 1, mode)
+        previous = self._ask(turn_text(history[-1]), history[-2:-1] or None, allowed, 1, mode)
         if previous.abstained or not previous.citations:
             return None
         row = self._position[previous.citations[0].hit.passage_id]

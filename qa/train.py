@@ -105,7 +105,7 @@ class TrainReport:
 def _ask(index: Index, q: Question) -> tuple[list[int], Ranking] | None:
     """The candidates of one question in hybrid order (the ranker is off while collecting;
     a follow-up is narrowed to the article the previous answer quotes, as in `Index.ask`)."""
-    from .answer import is_follow_up, retrieval_query
+    from .conversation import is_follow_up, retrieval_query
 
     query = retrieval_query(q.question, list(q.history))
     allowed = None

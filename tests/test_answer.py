@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.answer import retrieval_query
+from qa.conversation import retrieval_query
 
 from .conftest import SEEDS
 
