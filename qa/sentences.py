@@ -275,8 +275,8 @@ class SentenceIndex:
 
 class Lines:
     """UTF-8 lines, each ended by a newline, kept as one bytes object and the lines'
-    offsets: a Python string per line would cost about twice the memory (50 MiB per 100k
-    passages)."""
+    offsets: with a Python string per line the loaded BBC index took 843 MiB resident
+    per 100k passages, with this 809 (792 without stored terms)."""
 
     def __init__(self, data: bytes) -> None:
         import numpy as np
