@@ -26,6 +26,7 @@ SETS = {
                      "sample) over all 2,067 paragraphs",
     "seeds+bbc": "tests/data/seed_questions.jsonl over seeds + BBC",
     "bbc-tuning": "150 hand-written questions about 60 other BBC articles",
+    "bbc-tuning-2": "244 hand-written questions about 80 more BBC articles",
 }
 
 

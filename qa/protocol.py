@@ -93,11 +93,12 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
 
     if "tuning" in splits:
         seed_qs = load_questions(datasets.SEED_QUESTIONS)
-        bbc_tuning = datasets.bbc_questions("bbc_tuning", kept)
         sets += [EvalSet("squad1-tuning", "tuning", squad, split.tuning,
                          removal("squad", split.tuning)),
-                 EvalSet("seeds+bbc", "tuning", news, seed_qs, removal("news", seed_qs)),
-                 EvalSet("bbc-tuning", "tuning", news, bbc_tuning, removal("news", bbc_tuning))]
+                 EvalSet("seeds+bbc", "tuning", news, seed_qs, removal("news", seed_qs))]
+        for name, label in (("bbc_tuning", "bbc-tuning"), ("bbc_tuning2", "bbc-tuning-2")):
+            questions = datasets.bbc_questions(name, kept)
+            sets.append(EvalSet(label, "tuning", news, questions, removal("news", questions)))
     if "held-out" in splits:
         heldout = datasets.bbc_questions("bbc_heldout", kept)
         sets += [EvalSet("bbc-heldout", "held-out", news, heldout, removal("news", heldout)),

@@ -382,9 +382,10 @@ Builder = Callable[..., "Index"]
 
 def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
                 squad_weight: float = 1.0, news_weight: float = 10.0) -> list[TuningSet]:
-    """The protocol's tuning sets (qa.datasets, qa.protocol) with their indexes and their
-    indexes without the questions' articles, built under `work`; plus the seed questions
-    over the seed articles alone (a small corpus behaves differently).
+    """The protocol's tuning sets (qa.datasets, qa.protocol) but its validation sets, with
+    their indexes and their indexes without the questions' articles, built under `work`;
+    plus the seed questions over the seed articles alone (a small corpus behaves
+    differently).
 
     Args:
         data: the folder with squad-dev-v1.1.json, squad2-dev-5articles.json and
@@ -403,7 +404,8 @@ def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
 
     sets = [TuningSet(s.name, s.index, s.questions,
                       squad_weight if s.name.startswith("squad") else news_weight, s.removed)
-            for s in protocol_sets(data, work, builder=builder, splits=("tuning",))]
+            for s in protocol_sets(data, work, builder=builder, splits=("tuning",))
+            if s.name not in datasets.VALIDATION_SETS]
     alone = builder([datasets.ROOT / "seeds"], work / "seeds-index")
     return [*sets, TuningSet("seeds-alone", alone, load_questions(datasets.SEED_QUESTIONS),
                              news_weight)]
