@@ -65,8 +65,10 @@ def without(path: Path, drop: set[str], out: Path, *, key: str = "id") -> Path:
 
 
 def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
-                  splits: Sequence[Split] = ("tuning", "held-out")) -> list[EvalSet]:
-    """The protocol's sets (qa.datasets) with their indexes, built under `work`."""
+                  splits: Sequence[Split] = ("tuning", "held-out"),
+                  validation: bool = True) -> list[EvalSet]:
+    """The protocol's sets (qa.datasets) with their indexes, built under `work`; without
+    the validation sets (`datasets.VALIDATION_SETS`) unless `validation`."""
     from . import datasets
     from .builder import build
     from .evaluate import load_questions
@@ -97,6 +99,8 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
                          removal("squad", split.tuning)),
                  EvalSet("seeds+bbc", "tuning", news, seed_qs, removal("news", seed_qs))]
         for name, label in (("bbc_tuning", "bbc-tuning"), ("bbc_tuning2", "bbc-tuning-2")):
+            if label in datasets.VALIDATION_SETS and not validation:
+                continue
             questions = datasets.bbc_questions(name, kept)
             sets.append(EvalSet(label, "tuning", news, questions, removal("news", questions)))
     if "held-out" in splits:

@@ -404,8 +404,8 @@ def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
 
     sets = [TuningSet(s.name, s.index, s.questions,
                       squad_weight if s.name.startswith("squad") else news_weight, s.removed)
-            for s in protocol_sets(data, work, builder=builder, splits=("tuning",))
-            if s.name not in datasets.VALIDATION_SETS]
+            for s in protocol_sets(data, work, builder=builder, splits=("tuning",),
+                                   validation=False)]
     alone = builder([datasets.ROOT / "seeds"], work / "seeds-index")
     return [*sets, TuningSet("seeds-alone", alone, load_questions(datasets.SEED_QUESTIONS),
                              news_weight)]
