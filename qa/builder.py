@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import dense as dense_types
 from . import retrieve, store
@@ -99,7 +99,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
           model: str | None = None, *, chunk: ChunkConfig | None = None, index_type: str = "auto",
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None,
-          vector_cache: Mapping[str, Vectors] | None = None, read: ReadOptions | None = None,
+          vector_cache: Mapping[str, Known] | None = None, read: ReadOptions | None = None,
           extracted: Mapping[str, Extracted] | None = None, reranker: str | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
@@ -122,9 +122,10 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
         embedder: an already loaded model (or any object with `name`, `dimension` and
             `encode`) to use; its name must match `model`.
         progress: called as progress(done, total) while passages are encoded.
-        vector_cache: passage and sentence vectors already computed with this model and
-            backend, keyed by the exact text embedded (`embedding_text`); used instead of
-            reading the vectors of the index being replaced (`Index.add` passes its own).
+        vector_cache: what earlier indexes of this model and backend hold (`Known`: passage
+            and sentence vectors, sentence spans and terms), keyed by the exact text embedded
+            (`embedding_text`); used instead of reading the index being replaced
+            (`Index.add` passes its own).
         reranker: a CrossEncoder of the user's (path or cached name) recorded in the
             manifest; by default the one the index in `index_dir` already names, if any.
         read: the text column of tables and the limits on reading a source.
@@ -158,16 +159,19 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
                                          cache_dir=onnx_cache(path))
     texts = [embedding_text(p, config.embed_title) for p in passages]
     if force:
-        known: Mapping[str, Vectors] = {}
+        known: Mapping[str, Known] = {}
     elif vector_cache is not None:
         known = vector_cache
     else:
         known = _known_vectors(path, previous, config)
-    own = [sentences(p.text) for p in passages]  # split once: for encoding and the index
+    reused = _reusable(passages, texts, known)
+    # each passage split into sentences once, for encoding and the index (or as it was)
+    own = [k.spans if k is not None else sentences(p.text)
+           for p, k in zip(passages, reused, strict=True)]
     spans = [passage_spans(p, t, o) for p, t, o in zip(passages, texts, own, strict=True)]
-    vectors, blocks = _encode_new(embedder, texts, spans, known, config.batch_size, progress)
+    vectors, blocks = _encode_new(embedder, texts, spans, reused, config.batch_size, progress)
     return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks,
-                                 own, _term_lines(passages, texts, own, known)), reranker)
+                                 own, _term_lines(passages, own, reused)), reranker)
 
 
 def _recorded_reranker(path: Path) -> str | None:
@@ -258,26 +262,34 @@ def _split(articles: Sequence[Article], chunk: ChunkConfig,
     return out
 
 
-Vectors = tuple["np.ndarray", "np.ndarray", "list[str] | None"]
-"""A passage's vector, its sentences' vectors and their term lines, or None where not
-stored (see qa.sentences)."""
+class Known(NamedTuple):
+    """What an index holds for one passage, for a rebuild to re-use: keyed by the text
+    embedded, and used only for a passage whose own text has the same length (the embedded
+    text ends with it, so it is the same passage text)."""
+
+    vector: np.ndarray
+    blocks: np.ndarray  # its sentences' vectors
+    terms: list[str] | None  # their term lines, or None where not stored (qa.sentences)
+    spans: list[tuple[int, int]]  # its sentences in its own text
+    length: int  # of its own text
 
 
 def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
-                    sentence_index: SentenceIndex | None, embed_title: bool) -> dict[str, Vectors]:
+                    sentence_index: SentenceIndex | None, embed_title: bool) -> dict[str, Known]:
     """The passage and sentence vectors of an index keyed by the text embedded, for a
     rebuild to re-use; {} when there are none or they do not match the passages."""
     if vectors is None or sentence_index is None or len(vectors) != len(passages) or \
             len(sentence_index.first) != len(passages) + 1:
         return {}
     blocks = sentence_index.blocks(range(len(passages)))
-    return {embedding_text(p, embed_title): (vectors[i], blocks[i],
-                                             sentence_index.passage_terms(i))
+    return {embedding_text(p, embed_title): Known(vectors[i], blocks[i],
+                                                  sentence_index.passage_terms(i),
+                                                  sentence_index.spans(i), len(p.text))
             for i, p in enumerate(passages)}
 
 
 def _known_vectors(path: Path, previous: Previous | None,
-                   config: BuildConfig) -> dict[str, Vectors]:
+                   config: BuildConfig) -> dict[str, Known]:
     """Vectors of the previous index by embedded text, when built the same way; else {}."""
     import faiss
     import numpy as np
@@ -299,14 +311,22 @@ def _known_vectors(path: Path, previous: Previous | None,
     return vectors_by_text(passages, vectors, sentence_index, config.embed_title)
 
 
+def _reusable(passages: Sequence[Passage], texts: Sequence[str],
+              known: Mapping[str, Known]) -> list[Known | None]:
+    """What an earlier index holds for each passage, or None where it must be encoded."""
+    found = [known.get(t) for t in texts]
+    return [k if k is not None and k.length == len(p.text) else None
+            for p, k in zip(passages, found, strict=True)]
+
+
 def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int]]],
-                known: Mapping[str, Vectors], batch_size: int,
+                reused: Sequence[Known | None], batch_size: int,
                 progress: Progress | None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Passage and sentence vectors for `texts`, encoding only those not in `known`."""
+    """Passage and sentence vectors for `texts`, encoding only those not `reused`."""
     import numpy as np
 
-    todo = [i for i, t in enumerate(texts) if t not in known]
-    if known:
+    todo = [i for i, k in enumerate(reused) if k is None]
+    if len(todo) < len(texts):
         logger.info("reusing %d vectors, encoding %d", len(texts) - len(todo), len(todo))
     done = [0]
 
@@ -322,24 +342,19 @@ def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int
         progress(0, 0)
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     blocks: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-    for i, t in enumerate(texts):
-        if t in known:
-            vectors[i], blocks[i] = known[t][:2]
+    for i, k in enumerate(reused):
+        if k is not None:
+            vectors[i], blocks[i] = k.vector, k.blocks
     for j, i in enumerate(todo):
         vectors[i], blocks[i] = fresh[j], fresh_blocks[j]
     return vectors, blocks
 
 
-def _term_lines(passages: Sequence[Passage], texts: Sequence[str],
-                own: Sequence[Sequence[tuple[int, int]]],
-                known: Mapping[str, Vectors]) -> list[list[str]]:
-    """Each passage's sentence term lines: the previous index's where it had them for the
-    same text, else tokenised now (qa.sentences.term_lines)."""
-    out: list[list[str] | None] = [None] * len(passages)
-    for i, t in enumerate(texts):
-        stored = known[t][2] if t in known and len(known[t]) > 2 else None
-        if stored is not None and len(stored) == len(own[i]):
-            out[i] = list(stored)
+def _term_lines(passages: Sequence[Passage], own: Sequence[Sequence[tuple[int, int]]],
+                reused: Sequence[Known | None]) -> list[list[str]]:
+    """Each passage's sentence term lines: the earlier index's where it stored them, else
+    tokenised now (qa.sentences.term_lines)."""
+    out = [list(k.terms) if k is not None and k.terms is not None else None for k in reused]
     todo = [i for i, lines in enumerate(out) if lines is None]
     for i, lines in zip(todo, term_lines([passages[i] for i in todo], [own[i] for i in todo]),
                         strict=True):

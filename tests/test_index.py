@@ -321,7 +321,7 @@ def test_sentence_terms_that_disagree_with_the_sentences_are_refused(
         qa.load(index_copy, embedder=embedder, check_sources=False)
 
 
-def test_an_update_tokenises_only_the_new_passages(
+def test_an_update_splits_and_tokenises_only_the_new_passages(
         tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
     import qa.builder
 
@@ -333,5 +333,25 @@ def test_an_update_tokenises_only_the_new_passages(
                         or real(passages, spans))
     index = qa.build([first], tmp_path / "idx", embedder=embedder)
     before = len(index)
+    split: list[str] = []
+    real_split = qa.builder.sentences
+    monkeypatch.setattr(qa.builder, "sentences",
+                        lambda text: split.append(text) or real_split(text))
     index.add([second])
     assert tokenised == [before, len(index) - before]
+    assert split == [p.text for p in index.passages[before:]]
+    fresh = qa.build([first, second], tmp_path / "fresh", embedder=embedder)
+    assert index.sentences.rows.tolist() == fresh.sentences.rows.tolist()
+
+
+def test_a_passage_is_not_given_vectors_of_another_text_embedded_alike(
+        tmp_path: Path, embedder: Encoder) -> None:
+    # "Y" over "Bananas...", and a text that opens with its title "Y": both embed as
+    # "Y\nBananas grow in Ecuador.", but their sentences sit at other offsets.
+    (tmp_path / "a.jsonl").write_text('{"title": "Y", "text": "Y\\nBananas grow in Ecuador."}\n')
+    (tmp_path / "b.jsonl").write_text('{"title": "Y", "text": "Bananas grow in Ecuador."}\n')
+    index = qa.build([tmp_path / "a.jsonl"], tmp_path / "idx", embedder=embedder)
+    index.add([tmp_path / "b.jsonl"])
+    alone = qa.build([tmp_path / "b.jsonl"], tmp_path / "alone", embedder=embedder)
+    added = index.sentences.vectors.reconstruct(int(index.sentences.first[1]))
+    assert added.tolist() == alone.sentences.vectors.reconstruct(0).tolist()
