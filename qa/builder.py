@@ -26,7 +26,7 @@ from .fetch import is_url
 from .formats import ReadOptions
 from .models import Models
 from .schema import Article, Passage
-from .sentences import SentenceIndex, encode_passages, passage_spans, term_lines
+from .sentences import SentenceIndex, encode_passages, passage_spans, token_lines
 from .text import sentences
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
     spans = [passage_spans(p, t, o) for p, t, o in zip(passages, texts, own, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, reused, config.batch_size, progress)
     return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks,
-                                 own, _term_lines(passages, own, reused)), reranker)
+                                 own, _token_lines(passages, own, reused)), reranker)
 
 
 def _recorded_reranker(path: Path) -> str | None:
@@ -269,7 +269,7 @@ class Known(NamedTuple):
 
     vector: np.ndarray
     blocks: np.ndarray  # its sentences' vectors
-    terms: list[str] | None  # their term lines, or None where not stored (qa.sentences)
+    tokens: list[str] | None  # their token lines, or None where not stored (qa.sentences)
     spans: list[tuple[int, int]]  # its sentences in its own text
     length: int  # of its own text
 
@@ -282,9 +282,10 @@ def vectors_by_text(passages: Sequence[Passage], vectors: np.ndarray | None,
             len(sentence_index.first) != len(passages) + 1:
         return {}
     blocks = sentence_index.blocks(range(len(passages)))
-    return {embedding_text(p, embed_title): Known(vectors[i], blocks[i],
-                                                  sentence_index.passage_terms(i),
-                                                  sentence_index.spans(i), len(p.text))
+    tokens = sentence_index.tokens  # older indexes store distinct terms: not re-used
+    return {embedding_text(p, embed_title): Known(
+                vectors[i], blocks[i], sentence_index.passage_terms(i) if tokens else None,
+                sentence_index.spans(i), len(p.text))
             for i, p in enumerate(passages)}
 
 
@@ -350,13 +351,13 @@ def _encode_new(embedder: Any, texts: list[str], spans: list[list[tuple[int, int
     return vectors, blocks
 
 
-def _term_lines(passages: Sequence[Passage], own: Sequence[Sequence[tuple[int, int]]],
-                reused: Sequence[Known | None]) -> list[list[str]]:
-    """Each passage's sentence term lines: the earlier index's where it stored them, else
-    tokenised now (qa.sentences.term_lines)."""
-    out = [list(k.terms) if k is not None and k.terms is not None else None for k in reused]
+def _token_lines(passages: Sequence[Passage], own: Sequence[Sequence[tuple[int, int]]],
+                 reused: Sequence[Known | None]) -> list[list[str]]:
+    """Each passage's sentence token lines: the earlier index's where it stored them, else
+    tokenised now (qa.sentences.token_lines)."""
+    out = [list(k.tokens) if k is not None and k.tokens is not None else None for k in reused]
     todo = [i for i, lines in enumerate(out) if lines is None]
-    for i, lines in zip(todo, term_lines([passages[i] for i in todo], [own[i] for i in todo]),
+    for i, lines in zip(todo, token_lines([passages[i] for i in todo], [own[i] for i in todo]),
                         strict=True):
         out[i] = lines
     return out  # type: ignore[return-value]
@@ -374,7 +375,9 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
     files = {f.source: f for f in corpus.files}
 
     kind = dense_types.resolve(config.index_type, len(passages))
-    dense, bm25 = make_indexes(vectors, passages, kind)
+    tokens = None if terms is None else [
+        [t for line in lines for t in line.split()] for lines in terms]
+    dense, bm25 = make_indexes(vectors, passages, kind, tokens)
     sentence_index = SentenceIndex.make(blocks, passages, config.index_type, spans, terms)
     exact = None if dense_types.vectors_of(dense) is not None else vectors
     with store.atomic_directory(path) as tmp:
@@ -394,14 +397,16 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
                  embedder=embedder, sentences=sentence_index, exact=exact)
 
 
-def make_indexes(vectors: np.ndarray, passages: Sequence[Passage],
-                 kind: str = "flat") -> tuple[Any, Any]:
-    """A FAISS inner-product index of `vectors` and a BM25 index of the passage texts."""
+def make_indexes(vectors: np.ndarray, passages: Sequence[Passage], kind: str = "flat",
+                 tokens: Sequence[Sequence[str]] | None = None) -> tuple[Any, Any]:
+    """A FAISS inner-product index of `vectors` and a BM25 index of the passage texts
+    (`tokens`: each passage's BM25 tokens, when known; else tokenised here)."""
     import bm25s
 
     bm25 = bm25s.BM25()
-    bm25.index(retrieve.tokenize([p.text for p in passages], retrieve.make_stemmer()),
-               show_progress=False)
+    if tokens is None:
+        tokens = retrieve.tokenize([p.text for p in passages], retrieve.make_stemmer())
+    bm25.index([list(t) for t in tokens], show_progress=False)
     return dense_types.make(vectors, kind), bm25
 
 

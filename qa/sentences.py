@@ -9,9 +9,11 @@ against 0.84 and 0.59), and the answerer needs no encoding at question time.
 
 On disk (`qa.store`): `sentences.faiss` (exact float16 vectors up to 100k sentences, HNSW
 or IVF-PQ above, as for passages), `sentences.npy` (int32 rows: passage position,
-start, end; offsets in the passage's text) and `sentence_terms.txt` (each sentence's BM25
-terms, one line per row, so a question's first contact with a passage needs no
-tokenising; indexes written before it was added tokenise on first contact instead).
+start, end; offsets in the passage's text) and `sentence_tokens.txt` (each sentence's BM25
+tokens in order, one line per row: a question's first contact with a passage needs no
+tokenising, and a passage's BM25 tokens are its lines joined, so an update re-uses them).
+Indexes written before hold `sentence_terms.txt` (each sentence's distinct terms: enough
+for the features, not for BM25) or neither (tokenised on first contact).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 VECTORS_FILE = "sentences.faiss"
 SPANS_FILE = "sentences.npy"
-TERMS_FILE = "sentence_terms.txt"
+TOKENS_FILE = "sentence_tokens.txt"
+OLD_TERMS_FILE = "sentence_terms.txt"  # distinct terms per sentence, written until 2026-12-02
 
 
 def pool_spans(hidden: np.ndarray, offsets: np.ndarray, special: np.ndarray,
@@ -122,6 +125,7 @@ class SentenceIndex:
     rows: np.ndarray
     first: np.ndarray
     terms: Lines | None = None
+    tokens: bool = False  # `terms` are each sentence's tokens in order (TOKENS_FILE)
 
     @classmethod
     def make(cls, blocks: Sequence[np.ndarray], passages: Sequence[Passage],
@@ -132,7 +136,7 @@ class SentenceIndex:
         FAISS index type as for passages (qa.dense), resolved by the number of sentences;
         an exact index keeps float16 vectors (half the memory, same ranking). `spans`:
         each passage's sentence spans in its text, when already split (else split here);
-        `terms`: each passage's `term_lines`, when known (else computed here)."""
+        `terms`: each passage's `token_lines`, when known (else computed here)."""
         import faiss
         import numpy as np
 
@@ -143,7 +147,7 @@ class SentenceIndex:
         if spans is None:
             spans = [sentences(p.text) for p in passages]
         if terms is None:
-            terms = term_lines(passages, spans)
+            terms = token_lines(passages, spans)
         rows = [(i, s, e) for i, own in enumerate(spans) for s, e in own]
         lines = [line for own in terms for line in own]
         stacked = np.vstack([b for b in blocks if len(b)]).astype(np.float32) if rows else \
@@ -163,7 +167,7 @@ class SentenceIndex:
             index = dense.make(stacked, kind)
         arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
         return cls(_with_direct_map(index), arr, _first(arr[:, 0], len(passages)),
-                   Lines.of(lines))
+                   Lines.of(lines), tokens=True)
 
     def save(self, directory: Path) -> None:
         """Write the vectors (an exact index as float16: half the bytes, the same values
@@ -179,7 +183,8 @@ class SentenceIndex:
         faiss.write_index(index, str(directory / VECTORS_FILE))
         np.save(directory / SPANS_FILE, self.rows)
         if self.terms is not None:
-            (directory / TERMS_FILE).write_bytes(self.terms.data)
+            name = TOKENS_FILE if self.tokens else OLD_TERMS_FILE
+            (directory / name).write_bytes(self.terms.data)
 
     @classmethod
     def load(cls, directory: Path, passages: int) -> SentenceIndex:
@@ -198,12 +203,15 @@ class SentenceIndex:
         rows = np.load(directory / SPANS_FILE)
         if vectors.ntotal != len(rows):
             raise ValueError(f"{vectors.ntotal} sentence vectors, {len(rows)} sentences")
-        terms = None
-        if (directory / TERMS_FILE).exists():
-            terms = Lines((directory / TERMS_FILE).read_bytes())
-            if len(terms) != len(rows):
-                raise ValueError(f"{len(terms)} lines of sentence terms, {len(rows)} sentences")
-        return cls(vectors, rows, _first(rows[:, 0], passages), terms)
+        terms, tokens = None, False
+        for name in (TOKENS_FILE, OLD_TERMS_FILE):
+            if (directory / name).exists():
+                terms, tokens = Lines((directory / name).read_bytes()), name == TOKENS_FILE
+                if len(terms) != len(rows):
+                    raise ValueError(f"{len(terms)} lines of sentence terms, "
+                                     f"{len(rows)} sentences")
+                break
+        return cls(vectors, rows, _first(rows[:, 0], passages), terms, tokens)
 
     def blocks(self, passage_rows: Sequence[int]) -> list[np.ndarray]:
         """The sentence vectors of each given passage, for an update to re-use."""
@@ -250,7 +258,8 @@ class SentenceIndex:
         return [(int(s), int(e)) for s, e in self.rows[a:b, 1:].tolist()]
 
     def passage_terms(self, passage: int) -> list[str] | None:
-        """The term lines of one passage's sentences, or None when not stored."""
+        """The lines of one passage's sentences (their tokens, or in older indexes their
+        distinct terms), or None when not stored."""
         if self.terms is None:
             return None
         return self.terms.lines(int(self.first[passage]), int(self.first[passage + 1]))
@@ -301,15 +310,18 @@ class Lines:
                                 strict=True)]
 
 
-def term_lines(passages: Sequence[Passage],
-               spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
-    """Each passage's sentences' BM25 terms (qa.features.Terms: the same stemmer and stop
-    words as the question's), one space-separated line per sentence."""
+def token_lines(passages: Sequence[Passage],
+                spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
+    """Each passage's sentences' BM25 tokens in order (qa.features.Terms: the stemmer and
+    stop words of BM25 and of the question), one space-separated line per sentence.
+
+    Sentences cover every word of a passage and split only between words, so a passage's
+    lines joined are exactly the tokens `qa.retrieve.tokenize` gives its text (tested)."""
     from .features import make_terms
     from .retrieve import make_stemmer
 
     terms = make_terms(make_stemmer())
-    return [[" ".join(sorted(set(terms(p.text[s:e])))) for s, e in own]
+    return [[" ".join(terms(p.text[s:e])) for s, e in own]
             for p, own in zip(passages, spans, strict=True)]
 
 

@@ -285,7 +285,7 @@ def test_a_loaded_index_reads_sentences_as_split_and_tokenised_at_build_time(
     assert all(index.sentences.spans(i) == sentences(p.text)
                for i, p in enumerate(index.passages))
     assert all(index.sentences.passage_terms(i) == [
-        " ".join(sorted(set(index._terms(p.text[s:e])))) for s, e in sentences(p.text)]
+        " ".join(index._terms(p.text[s:e])) for s, e in sentences(p.text)]
         for i, p in enumerate(index.passages))
     expected = index.ask(TRADE)
 
@@ -303,9 +303,9 @@ def test_a_loaded_index_reads_sentences_as_split_and_tokenised_at_build_time(
 def test_an_index_without_stored_sentence_terms_answers_the_same(
         index_copy: Path, embedder: Encoder) -> None:
     expected = qa.load(index_copy, embedder=embedder).ask(TRADE)
-    (index_copy / "sentence_terms.txt").unlink()  # as written before terms were stored
+    (index_copy / "sentence_tokens.txt").unlink()  # as written before terms were stored
     manifest = json.loads((index_copy / "manifest.json").read_text())
-    del manifest["files"]["sentence_terms.txt"]
+    del manifest["files"]["sentence_tokens.txt"]
     (index_copy / "manifest.json").write_text(json.dumps(manifest))
     older = qa.load(index_copy, embedder=embedder, check_sources=False)
     assert older.sentences.terms is None
@@ -315,8 +315,8 @@ def test_an_index_without_stored_sentence_terms_answers_the_same(
 
 def test_sentence_terms_that_disagree_with_the_sentences_are_refused(
         index_copy: Path, embedder: Encoder) -> None:
-    lines = (index_copy / "sentence_terms.txt").read_text().split("\n")
-    (index_copy / "sentence_terms.txt").write_text("\n".join(lines[:-1]))
+    lines = (index_copy / "sentence_tokens.txt").read_text().split("\n")
+    (index_copy / "sentence_tokens.txt").write_text("\n".join(lines[:-1]))
     with pytest.raises(qa.IndexCorruptError, match="sentence"):
         qa.load(index_copy, embedder=embedder, check_sources=False)
 
@@ -327,8 +327,8 @@ def test_an_update_splits_and_tokenises_only_the_new_passages(
 
     first, second = sorted(SEEDS.iterdir())
     tokenised: list[int] = []
-    real = qa.builder.term_lines
-    monkeypatch.setattr(qa.builder, "term_lines",
+    real = qa.builder.token_lines
+    monkeypatch.setattr(qa.builder, "token_lines",
                         lambda passages, spans: tokenised.append(len(passages))
                         or real(passages, spans))
     index = qa.build([first], tmp_path / "idx", embedder=embedder)
@@ -355,3 +355,57 @@ def test_a_passage_is_not_given_vectors_of_another_text_embedded_alike(
     alone = qa.build([tmp_path / "b.jsonl"], tmp_path / "alone", embedder=embedder)
     added = index.sentences.vectors.reconstruct(int(index.sentences.first[1]))
     assert added.tolist() == alone.sentences.vectors.reconstruct(0).tolist()
+
+
+def test_bm25_reads_the_stored_sentence_tokens_of_unchanged_passages(
+        tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa import retrieve
+
+    first, second = sorted(SEEDS.iterdir())
+    index = qa.build([first], tmp_path / "idx", embedder=embedder)
+    tokenised: list[int] = []
+    real = retrieve.tokenize
+    monkeypatch.setattr(retrieve, "tokenize",
+                        lambda texts, stemmer: tokenised.append(len(texts)) or real(texts,
+                                                                                   stemmer))
+    index.add([second])
+    assert tokenised == []  # no passage text was tokenised for BM25 again
+    monkeypatch.setattr(retrieve, "tokenize", real)
+    stemmer = retrieve.make_stemmer()
+    for i, p in enumerate(index.passages):
+        joined = " ".join(index.sentences.passage_terms(i)).split()
+        assert joined == real([p.text], stemmer)[0]
+    fresh = qa.build([first, second], tmp_path / "fresh", embedder=embedder)
+    for q in (TRADE, SECTORS, "Almaty"):
+        tokens = real([q], stemmer)[0]
+        assert retrieve.bm25_scores(index._bm25, tokens, len(index)).tolist() == \
+            retrieve.bm25_scores(fresh._bm25, tokens, len(fresh)).tolist()
+
+
+def test_an_older_index_with_distinct_sentence_terms_is_updated_from_the_text(
+        tmp_path: Path, embedder: Encoder) -> None:
+    from qa import retrieve
+
+    first, second = sorted(SEEDS.iterdir())
+    path = tmp_path / "idx"
+    qa.build([first], path, embedder=embedder)
+    # as written before 2026-12-02: each sentence's distinct terms, sorted
+    (path / "sentence_tokens.txt").rename(path / "sentence_terms.txt")
+    lines = (path / "sentence_terms.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    (path / "sentence_terms.txt").write_text(
+        "".join(" ".join(sorted(set(line.split()))) + "\n" for line in lines),
+        encoding="utf-8")
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["files"]["sentence_tokens.txt"]
+    manifest["files"]["sentence_terms.txt"] = (path / "sentence_terms.txt").stat().st_size
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    older = qa.load(path, embedder=embedder, check_sources=False)
+    assert older.sentences.terms is not None and not older.sentences.tokens
+    older.add([second])
+    assert (path / "sentence_tokens.txt").exists() and not (path / "sentence_terms.txt").exists()
+    fresh = qa.build([first, second], tmp_path / "fresh", embedder=embedder)
+    assert [older.sentences.passage_terms(i) for i in range(len(older))] == \
+        [fresh.sentences.passage_terms(i) for i in range(len(fresh))]
+    tokens = retrieve.tokenize([TRADE], retrieve.make_stemmer())[0]
+    assert retrieve.bm25_scores(older._bm25, tokens, len(older)).tolist() == \
+        retrieve.bm25_scores(fresh._bm25, tokens, len(fresh)).tolist()
