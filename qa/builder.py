@@ -123,7 +123,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
             `encode`) to use; its name must match `model`.
         progress: called as progress(done, total) while passages are encoded.
         vector_cache: what earlier indexes of this model and backend hold (`Known`: passage
-            and sentence vectors, sentence spans and terms), keyed by the exact text embedded
+            and sentence vectors, sentence spans and tokens), keyed by the exact text embedded
             (`embedding_text`); used instead of reading the index being replaced
             (`Index.add` passes its own).
         reranker: a CrossEncoder of the user's (path or cached name) recorded in the
