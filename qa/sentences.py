@@ -117,8 +117,9 @@ class SentenceIndex:
         vectors: a FAISS index over every sentence (exact float16, or HNSW / IVF-PQ).
         rows: (n, 3) int32: passage position, start, end (offsets in the passage text).
         first: for passage i, its sentences are rows first[i]:first[i + 1].
-        terms: each sentence's BM25 terms, space-separated, one line per row (None for
-            an index written before they were stored).
+        terms: one line per row: the sentence's BM25 tokens in order, space-separated
+            (`tokens`), or in an index written before 2026-12-02 its distinct terms; None
+            for an index written before either was stored.
     """
 
     vectors: Any
