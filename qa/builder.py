@@ -126,8 +126,9 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
             and sentence vectors, sentence spans and tokens), keyed by the exact text embedded
             (`embedding_text`); used instead of reading the index being replaced
             (`Index.add` passes its own).
-        reranker: a CrossEncoder of the user's (path or cached name) recorded in the
-            manifest; by default the one the index in `index_dir` already names, if any.
+        reranker: a CrossEncoder of the user's (path or cached name), or a language
+            model's .gguf file (qa.likelihood), recorded in the manifest; by default the
+            one the index in `index_dir` already names, if any.
         read: the text column of tables and the limits on reading a source.
         extracted: sources already read, by resolved path or address (see `read_sources`).
     """
@@ -175,7 +176,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
 
 
 def _recorded_reranker(path: Path) -> str | None:
-    """The CrossEncoder the index in `path` names, so a rebuild keeps it."""
+    """The reranker the index in `path` names, so a rebuild keeps it."""
     try:
         return store.read_manifest(path).get("reranker")
     except QAError:
@@ -183,15 +184,17 @@ def _recorded_reranker(path: Path) -> str | None:
 
 
 def _with_reranker(index: Index, reranker: str | None) -> Index:
-    """`index`, with a user's CrossEncoder recorded in its manifest when one is given."""
-    if reranker and index.manifest.get("reranker") != reranker:
-        manifest = {**index.manifest, "reranker": reranker}
+    """`index`, with a user's reranker (a CrossEncoder or a .gguf language model) recorded
+    in its manifest when one is given; it is loaded first, so a missing or broken one
+    raises and is never recorded."""
+    if not reranker:
+        return index
+    recorded = index.manifest.get("reranker")
+    index.use_reranker(reranker)
+    if recorded != reranker:
         tmp = index.path / (store.MANIFEST + ".tmp")
-        store.write_json(tmp, manifest)
+        store.write_json(tmp, index.manifest)
         os.replace(tmp, index.path / store.MANIFEST)
-        index.manifest = manifest
-    if reranker:
-        index.use_reranker(reranker)
     return index
 
 
