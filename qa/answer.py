@@ -135,9 +135,11 @@ class ExtractiveAnswerer:
         self.config = config
 
     def __call__(self, question: str, ranking: Ranking, hits: Sequence[Hit],
-                 top_hits: Sequence[Hit]) -> Answer:
+                 top_hits: Sequence[Hit],
+                 judged: tuple[Ranking, Sequence[Hit]] | None = None) -> Answer:
         """The answer to `question` from `ranking`; `hits` are returned with it and
-        `top_hits` are the hits of the first `config.passages` ranked passages."""
+        `top_hits` are the hits of the first `config.passages` ranked passages. With
+        `judged` (another ranking and its top hits), the confidence is that ranking's."""
         import numpy as np
 
         cands = candidate_sentences(ranking, top_hits, self.terms, self.before,
@@ -147,13 +149,25 @@ class ExtractiveAnswerer:
         probs = self.sentence_probabilities(cands)
         order = np.argsort(-probs, kind="stable")
         best = int(order[0])
-        confidence = self.answerable(ranking, cands[best], float(probs[best]))
+        confidence = self.answerable(ranking, cands[best], float(probs[best])) \
+            if judged is None else self.confidence(*judged)
         threshold = self.models.answerable.threshold if self.models.answerable else 0.0
         if confidence < threshold:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
         chosen = self._pick(cands, probs, order)
         return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
                       tuple(hits), confidence)
+
+    def confidence(self, ranking: Ranking, top_hits: Sequence[Hit]) -> float:
+        """The probability that the articles hold the answer, judged from `ranking` alone
+        (its own best sentence and evidence); 0.0 when it has no sentences."""
+        cands = candidate_sentences(ranking, top_hits, self.terms, self.before,
+                                    self.config.passages)
+        if not cands:
+            return 0.0
+        probs = self.sentence_probabilities(cands)
+        best = int(probs.argmax())
+        return self.answerable(ranking, cands[best], float(probs[best]))
 
     def sentence_probabilities(self, cands: Sequence[Sentence]) -> np.ndarray:
         """How likely each sentence holds the answer (coverage and cosine, untrained)."""

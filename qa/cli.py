@@ -121,7 +121,9 @@ def build(
     text_column: TextColumnOpt = "text",
     reranker: Annotated[str | None, typer.Option(
         help="Your own CrossEncoder (a path, or a name in the local Hugging Face cache) to "
-             "re-order the best 20 passages of every search, run by ONNX Runtime (int8); "
+             "re-order the best 20 passages of every search, run by ONNX Runtime (int8); or "
+             "a language model's .gguf file to re-order the best 5 by how likely it finds "
+             "the question after each passage (seconds per question; needs qa[llm]); "
              "recorded in the manifest.", show_default=False)] = None,
 ) -> None:
     """Build (or refresh) the index of PATHS.  Example: qa build seeds/"""
@@ -289,7 +291,12 @@ def _print_models(manifest: dict[str, Any]) -> None:
                ("" if built in (None, now) else " (the index was built beside "
                 + ", ".join(f"{k} {v}" for k, v in built.items()) + ")"))
     if manifest.get("reranker"):
-        typer.echo(f"reranker: {manifest['reranker']} (CrossEncoder, ONNX int8, best 20)")
+        from .likelihood import LIKELIHOOD_DEPTH, is_gguf
+        from .rerank import CROSS_DEPTH
+
+        kind = (f"query likelihood, best {LIKELIHOOD_DEPTH}" if is_gguf(manifest["reranker"])
+                else f"CrossEncoder, ONNX int8, best {CROSS_DEPTH}")
+        typer.echo(f"reranker: {manifest['reranker']} ({kind})")
 
 
 @app.command()

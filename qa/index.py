@@ -138,7 +138,7 @@ class Index:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
         if mode == "hybrid" and self.search_config.rerank:
-            ranking = self._rank(query, vector, allowed, k)
+            ranking = self._reranked(self._rank(query, vector, allowed, k), query)
             return self._hits(ranking, k)
         stage = self._first_stage(query, vector, max(self.search_config.depth, k), allowed,
                                   mode)
@@ -160,20 +160,30 @@ class Index:
             rows = [i for i in rows if allowed[i]]
         q = make_query(query, self._terms, self._idf, self._rarest)
         cands, features = self._gather(stage, rows, q, vector)
-        ranking = rerank.rank(stage, rows, cands, features, q, self.models.ranker)
-        if self.manifest.get("reranker"):
-            ranking = rerank.cross_rerank(ranking, self._cross_encoder(), query)
-        return ranking
+        return rerank.rank(stage, rows, cands, features, q, self.models.ranker)
+
+    def _reranked(self, ranking: rerank.Ranking, query: str) -> rerank.Ranking:
+        """The ranking with its best candidates re-ordered by the index's reranker, if it
+        has one (`use_reranker`)."""
+        if not self.manifest.get("reranker"):
+            return ranking
+        return rerank.cross_rerank(ranking, self._cross_encoder(), query)
 
     def use_reranker(self, model: str) -> None:
-        """Re-order the ranker's best candidates with this CrossEncoder (a path, or a name
-        in the local Hugging Face cache), run by ONNX Runtime with int8 weights; `qa build
+        """Re-order the ranker's best candidates with this reranker: a CrossEncoder (a path,
+        or a name in the local Hugging Face cache) run by ONNX Runtime with int8 weights,
+        or a language model's query likelihood (a .gguf file, qa.likelihood). `qa build
         --reranker` records it in the manifest so every later load uses it."""
-        from .builder import onnx_cache
-        from .cross import CrossEncoderReranker
+        from .likelihood import QueryLikelihoodReranker, is_gguf
 
-        self._reranker = CrossEncoderReranker(model, cache_dir=onnx_cache(self.path),
-                                              quantize=True)
+        if is_gguf(model):
+            self._reranker = QueryLikelihoodReranker(model)
+        else:
+            from .builder import onnx_cache
+            from .cross import CrossEncoderReranker
+
+            self._reranker = CrossEncoderReranker(model, cache_dir=onnx_cache(self.path),
+                                                  quantize=True)
         self.manifest = {**self.manifest, "reranker": model}
 
     def _cross_encoder(self) -> Any:
@@ -300,8 +310,14 @@ class Index:
         vector = None if mode == "bm25" else self.embedder.encode_query(query)
         n = max(k, self.answerer.config.passages)
         ranking = self._ranking(query, vector, allowed, n, mode)
-        hits = self._hits(ranking, n)
-        return self.answerer(question, ranking, hits[:k], hits)
+        quoted = self._reranked(ranking, query) if mode == "hybrid" else ranking
+        hits = self._hits(quoted, n)
+        if quoted is ranking:
+            return self.answerer(question, ranking, hits[:k], hits)
+        # A reranker changes what is quoted; whether the articles hold the answer is judged
+        # on the ranker's own order, the one the answerability model was trained on.
+        judged = (ranking, self._hits(ranking, self.answerer.config.passages))
+        return self.answerer(question, quoted, hits[:k], hits, judged=judged)
 
     def _ranking(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
                  k: int, mode: Mode) -> rerank.Ranking:

@@ -162,18 +162,23 @@ CROSS_DEPTH = 20
 
 
 def cross_rerank(ranking: Ranking, reranker: Any, query: str,
-                 depth: int = CROSS_DEPTH) -> Ranking:
-    """The ranking with its first `depth` candidates re-ordered by a CrossEncoder's scores.
+                 depth: int | None = None) -> Ranking:
+    """The ranking with its first `depth` candidates re-ordered by a reranker's scores: a
+    user's CrossEncoder (qa.cross; its best CROSS_DEPTH) or a language model's query
+    likelihood (qa.likelihood; its best LIKELIHOOD_DEPTH), as `reranker.depth` says.
 
     The ranker's scores travel with their candidates (the answer models read them), so
     only the order changes.
     """
     import numpy as np
 
-    head = min(depth, len(ranking.rows))
+    head = min(depth or getattr(reranker, "depth", CROSS_DEPTH), len(ranking.rows))
     if head < 2:
         return ranking
-    scores = reranker.score(query, [c.text for c in ranking.candidates[:head]])
+    cands = ranking.candidates[:head]
+    texts = [f"{c.title}\n{c.text}" if getattr(reranker, "titled", False) and c.title else c.text
+             for c in cands]
+    scores = reranker.score(query, texts)
     order = [*np.argsort(-np.asarray(scores), kind="stable").tolist(), *range(head, len(ranking.rows))]
     return Ranking(ranking.query, ranking.stage, [ranking.rows[i] for i in order],
                    [ranking.candidates[i] for i in order], ranking.features[order],
