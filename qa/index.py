@@ -63,7 +63,7 @@ class Index:
         self._positions = rerank.article_positions(self._prev)
         self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
         self._models = Models.load()
-        self._reranker: Any = None  # a user's CrossEncoder (qa.cross), loaded on first use
+        self._reranker: Any = None  # a user's reranker (qa.cross, qa.likelihood), loaded on first use
         self._exact = exact
         self._position = {p.id: i for i, p in enumerate(passages)}
         self.answerer = ExtractiveAnswerer(self._terms, self._models, self._text_before)
@@ -167,7 +167,7 @@ class Index:
         has one (`use_reranker`)."""
         if not self.manifest.get("reranker"):
             return ranking
-        return rerank.cross_rerank(ranking, self._cross_encoder(), query)
+        return rerank.cross_rerank(ranking, self._loaded_reranker(), query)
 
     def use_reranker(self, model: str) -> None:
         """Re-order the ranker's best candidates with this reranker: a CrossEncoder (a path,
@@ -186,7 +186,7 @@ class Index:
                                                   quantize=True)
         self.manifest = {**self.manifest, "reranker": model}
 
-    def _cross_encoder(self) -> Any:
+    def _loaded_reranker(self) -> Any:
         if self._reranker is None:
             self.use_reranker(str(self.manifest["reranker"]))
         return self._reranker
@@ -310,7 +310,8 @@ class Index:
         vector = None if mode == "bm25" else self.embedder.encode_query(query)
         n = max(k, self.answerer.config.passages)
         ranking = self._ranking(query, vector, allowed, n, mode)
-        quoted = self._reranked(ranking, query) if mode == "hybrid" else ranking
+        quoted = self._reranked(ranking, query) \
+            if mode == "hybrid" and self.search_config.rerank else ranking
         hits = self._hits(quoted, n)
         if quoted is ranking:
             return self.answerer(question, ranking, hits[:k], hits)
