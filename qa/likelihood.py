@@ -78,9 +78,8 @@ class QueryLikelihoodReranker:
         self._lock = threading.Lock()
         self._llama = llama_cpp
         # llama.cpp writes notices straight to file descriptor 2; a library stays quiet
-        quiet = suppress_stdout_stderr(disable=False)
         try:  # the model through the high-level class (it reads the file and the vocabulary)
-            with quiet:
+            with suppress_stdout_stderr(disable=False):
                 self._model = llama_cpp.Llama(model_path=str(path), n_ctx=64,
                                               n_threads=threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
