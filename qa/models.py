@@ -108,14 +108,19 @@ class TreeModel:
         x = np.where(np.abs(x) <= _ZERO, 0.0, x).ravel()
         has_nan = bool(np.isnan(x).any())
         n = len(x) // len(self.features)
-        # One walker per (row, tree); a leaf leads to itself, so after `depth` steps every
-        # walker stands on its leaf.
+        # One walker per (row, tree), stepping until it stands on a leaf; only the walkers
+        # still on a split move (most trees are far shallower than the deepest).
         at = np.tile(t.start, n)
         row = np.repeat(np.arange(n) * len(self.features), len(t.start))
-        for _ in range(t.depth):
-            value = x[row + t.feature[at]]
-            step = t.children[2 * at + (value > t.threshold[at])]
-            at = np.where(np.isnan(value), t.if_nan[at], step) if has_nan else step
+        live = np.flatnonzero(t.is_split[at])
+        while len(live):
+            here = at[live]
+            value = x[row[live] + t.feature[here]]
+            step = t.children[2 * here + (value > t.threshold[here])]
+            if has_nan:
+                step = np.where(np.isnan(value), t.if_nan[here], step)
+            at[live] = step
+            live = live[t.is_split[step]]
         values = t.leaf_value[at].reshape(n, len(t.start))
         return np.cumsum(values, axis=1)[:, -1]  # summed in tree order, as LightGBM does
 
@@ -150,7 +155,7 @@ class _FlatTrees:
     splits first, then its leaves. children[2g] / children[2g + 1] is where position g
     leads when the value is <= / > its threshold, if_nan where a missing value goes (the
     split's default side, or where 0 goes when the split has no missing-value rule); a
-    leaf leads to itself."""
+    leaf leads to itself, and is_split tells the splits from the leaves."""
 
     start: np.ndarray
     feature: np.ndarray
@@ -158,7 +163,7 @@ class _FlatTrees:
     children: np.ndarray
     if_nan: np.ndarray
     leaf_value: np.ndarray
-    depth: int
+    is_split: np.ndarray
 
     @classmethod
     def make(cls, trees: list[dict[str, list[float]]]) -> _FlatTrees:
@@ -173,7 +178,6 @@ class _FlatTrees:
         if_nan = np.arange(size)
         leaf_value = np.zeros(size)
         start = np.zeros(len(trees), dtype=np.int64)
-        depth = 0
         for i, t in enumerate(trees):
             base, splits = i * nodes, len(t["split_feature"])
             # decision_type: bit 0 categorical, bit 1 default left, bits 2-3 missing type
@@ -196,22 +200,8 @@ class _FlatTrees:
                     0.0 <= t["threshold"][j]
                 if_nan[base + j] = children[2 * (base + j) + (0 if left else 1)]
             leaf_value[base + width: base + width + len(t["leaf_value"])] = t["leaf_value"]
-            depth = max(depth, _depth(t))
-        return cls(start, feature, threshold, children, if_nan, leaf_value, depth)
-
-
-def _depth(tree: dict[str, list[float]]) -> int:
-    """The most splits on any path from the root to a leaf."""
-    if not tree["split_feature"]:
-        return 0
-    deepest, stack = 0, [(0, 1)]
-    while stack:
-        node, d = stack.pop()
-        deepest = max(deepest, d)
-        for child in (int(tree["left_child"][node]), int(tree["right_child"][node])):
-            if child >= 0:
-                stack.append((child, d + 1))
-    return deepest
+        is_split = children[1::2] != np.arange(size)
+        return cls(start, feature, threshold, children, if_nan, leaf_value, is_split)
 
 
 def write_linear(model: LinearModel, path: Path) -> None:
