@@ -99,7 +99,8 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
         cos.update(zip(missing, (vectors @ vector).tolist(), strict=True))
     rank_dense = {i: r for r, i in enumerate(stage.dense_order, start=1)}
     bm25_rank = {i: r for r, i in enumerate(stage.lexical_order, start=1)}
-    sentence_cos = sentences.cosines(rows, vector) if vector is not None else [()] * len(rows)
+    sentence_cos = ([tuple(c.tolist()) for c in sentences.cosines(rows, vector)]
+                    if vector is not None else [()] * len(rows))
     cands, context = [], []
     for i, own_cos in zip(rows, sentence_cos, strict=True):
         p = passages[i]
@@ -110,7 +111,7 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
             bm25_prev=float(stage.bm25[before]) if before >= 0 else 0.0,
             rank_dense=rank_dense.get(i, 0), rank_bm25=bm25_rank.get(i, 0),
             rank_sentence=rank_sentence.get(i, 0), article_bm25=article_bm25(i),
-            sentence_cos=tuple(own_cos.tolist()) if vector is not None else ()))
+            sentence_cos=own_cos))
         context.append(frozenset().union(*terms.sentences(passages[before].id,
                                                           passages[before].text)[1])
                        if before >= 0 else frozenset())

@@ -277,7 +277,7 @@ class SentenceIndex:
             return []
         rows = np.asarray(passages, dtype=np.int64)
         starts, ends = self.first[rows], self.first[rows + 1]
-        lengths = ends - starts
+        lengths = ends - starts  # every sentence row of every passage, in order:
         picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
             np.arange(int(lengths.sum()))
         return np.split(matrix[picked] @ query, np.cumsum(lengths)[:-1])
