@@ -86,7 +86,7 @@ class TreeModel:
         self.path = path
         try:
             names, trees = _read_lightgbm(path.read_text(encoding="utf-8"))
-            self._flat = _FlatTrees.make(trees)
+            self._flat = _FlatTrees.make(trees, len(names))
         except (OSError, ValueError, KeyError, IndexError) as exc:
             raise ModelLoadError(f"{path}: cannot read the ranker ({exc}); run `qa train`") \
                 from None
@@ -166,7 +166,10 @@ class _FlatTrees:
     is_split: np.ndarray
 
     @classmethod
-    def make(cls, trees: list[dict[str, list[float]]]) -> _FlatTrees:
+    def make(cls, trees: list[dict[str, list[float]]], features: int) -> _FlatTrees:
+        """The flat arrays of `trees` over `features` features; ValueError for a tree that
+        is not one (a child that is not below its parent, or out of range, would make a
+        walker loop forever or read another tree)."""
         import numpy as np
 
         width = max(len(t["split_feature"]) for t in trees)
@@ -185,16 +188,21 @@ class _FlatTrees:
             if any(int(d) & 1 or (int(d) >> 2) & 3 == 1 for d in t["decision_type"]):
                 raise ValueError("categorical or zero-as-missing splits are not supported")
 
-            def place(child: float, base: int = base) -> int:
+            def place(child: float, parent: int, base: int = base, splits: int = splits,
+                      leaves: int = len(t["leaf_value"]), tree: int = i) -> int:
                 c = int(child)
+                if not (parent < c < splits if c >= 0 else ~c < leaves):
+                    raise ValueError(f"tree {tree}: split {parent} leads to {c}")
                 return base + c if c >= 0 else base + width + ~c
 
             start[i] = base if splits else base + width
             for j in range(splits):
                 feature[base + j] = int(t["split_feature"][j])
+                if not 0 <= feature[base + j] < features:
+                    raise ValueError(f"tree {i}: split {j} reads feature {feature[base + j]}")
                 threshold[base + j] = t["threshold"][j]
-                children[2 * (base + j)] = place(t["left_child"][j])
-                children[2 * (base + j) + 1] = place(t["right_child"][j])
+                children[2 * (base + j)] = place(t["left_child"][j], j)
+                children[2 * (base + j) + 1] = place(t["right_child"][j], j)
                 decision = int(t["decision_type"][j])
                 left = bool(decision & 2) if (decision >> 2) & 3 == 2 else \
                     0.0 <= t["threshold"][j]

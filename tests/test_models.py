@@ -64,3 +64,22 @@ def test_a_ranker_for_other_features_or_a_broken_file_is_refused(tmp_path: Path)
     broken.write_text("tree\nversion=v4\n", encoding="utf-8")
     with pytest.raises(ModelLoadError, match="cannot read the ranker"):
         TreeModel(broken, PASSAGE_FEATURES)
+
+
+@pytest.mark.parametrize(("key", "node", "value"), [
+    ("left_child", 1, "0"),       # a loop: the walker would never reach a leaf
+    ("right_child", 0, "-90"),    # a leaf the tree does not have
+    ("split_feature", 0, "31"),   # a feature past the last one
+])
+def test_a_ranker_whose_trees_are_not_trees_is_refused(tmp_path: Path, key: str, node: int,
+                                                      value: str) -> None:
+    head, _, rest = (MODELS_DIR / RANKER_FILE).read_text(encoding="utf-8").partition("Tree=0\n")
+    lines = rest.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{key}="))
+    values = lines[at].split("=", 1)[1].split()
+    values[node] = value
+    lines[at] = f"{key}={' '.join(values)}"
+    broken = tmp_path / "ranker.txt"
+    broken.write_text(head + "Tree=0\n" + "\n".join(lines), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="cannot read the ranker"):
+        TreeModel(broken, PASSAGE_FEATURES)
