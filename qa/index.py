@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ class Index:
         self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
         self._models = Models.load()
         self._reranker: Any = None  # a user's reranker (qa.cross, qa.likelihood), loaded on first use
+        self._reranker_lock = threading.Lock()  # threads serving one index load it once
         self._exact = exact
         self._position = {p.id: i for i, p in enumerate(passages)}
         self.answerer = ExtractiveAnswerer(self._terms, self._models, self._text_before)
@@ -188,7 +190,9 @@ class Index:
 
     def _loaded_reranker(self) -> Any:
         if self._reranker is None:
-            self.use_reranker(str(self.manifest["reranker"]))
+            with self._reranker_lock:
+                if self._reranker is None:
+                    self.use_reranker(str(self.manifest["reranker"]))
         return self._reranker
 
     def _gather(self, stage: FirstStage, rows: Sequence[int], query: Query,

@@ -409,3 +409,29 @@ def test_an_older_index_with_distinct_sentence_terms_is_updated_from_the_text(
     tokens = retrieve.tokenize([TRADE], retrieve.make_stemmer())[0]
     assert retrieve.bm25_scores(older._bm25, tokens, len(older)).tolist() == \
         retrieve.bm25_scores(fresh._bm25, tokens, len(fresh)).tolist()
+
+
+def test_threads_serving_one_index_load_its_reranker_once(
+        index_copy: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    index = qa.load(index_copy, embedder=embedder)
+    index.manifest = {**index.manifest, "reranker": "model.gguf"}
+    loads: list[str] = []
+
+    def slow_load(model: str) -> None:  # loading a model takes a while; threads overlap
+        time.sleep(0.2)
+        loads.append(model)
+        index._reranker = object()
+
+    monkeypatch.setattr(index, "use_reranker", slow_load)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(index._loaded_reranker()))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loads == ["model.gguf"]
+    assert len(got) == 4 and len({id(g) for g in got}) == 1
