@@ -62,6 +62,8 @@ class QueryLikelihoodReranker:
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None,
                  n_ctx: int = 4096, max_sequences: int = 8) -> None:
         path = Path(path).expanduser()
+        if n_ctx <= 2 * MAX_QUESTION_TOKENS:
+            raise ValueError(f"n_ctx must be over {2 * MAX_QUESTION_TOKENS}, got {n_ctx}")
         if not path.is_file():
             raise ModelLoadError(f"cannot find the language model {path} (a .gguf file)")
         try:
@@ -103,18 +105,24 @@ class QueryLikelihoodReranker:
         """Mean log P(query token | passage, query so far) for each text."""
         import numpy as np
 
+        if not query.split():
+            return np.zeros(len(texts))
         question = self._model.tokenize((" " + " ".join(query.split())).encode("utf-8"),
                                         add_bos=False, special=False)[:MAX_QUESTION_TOKENS]
-        if not question:
-            return np.zeros(len(texts))
-        prompts = [self._model.tokenize(
+        prompts = [self._fit(self._model.tokenize(
             PROMPT.format(passage=text[:MAX_PASSAGE_CHARS]).encode("utf-8"), add_bos=True,
-            special=False)[-(self.n_ctx - len(question)):] for text in texts]
+            special=False), self.n_ctx - len(question)) for text in texts]
         scores: list[float] = []
         with self._lock:
             for group in self._groups(prompts, len(question)):
                 scores += self._decode([prompts[i] for i in group], question)
         return np.asarray(scores)
+
+    @staticmethod
+    def _fit(prompt: list[int], room: int) -> list[int]:
+        """The prompt cut to `room` tokens from the front of the passage, keeping its first
+        token (the beginning-of-text mark every prompt is scored after)."""
+        return prompt if len(prompt) <= room else [*prompt[:1], *prompt[len(prompt) - room + 1:]]
 
     def _groups(self, prompts: Sequence[Sequence[int]], question: int) -> list[list[int]]:
         """Consecutive prompts packed into batches that fit the context."""

@@ -46,9 +46,23 @@ def test_scores_do_not_depend_on_the_batch(reranker: QueryLikelihoodReranker) ->
     assert list(many[-2:]) == pytest.approx(alone, abs=0.05)
 
 
-def test_long_passages_and_questions_are_cut_to_fit(reranker: QueryLikelihoodReranker) -> None:
+def test_long_passages_and_questions_are_cut_to_fit(reranker: QueryLikelihoodReranker,
+                                                   gguf: Path) -> None:
     scores = reranker.score(QUESTION + " and why?" * 200, [ANSWERS * 400, ""])
     assert scores.shape == (2,) and all(s < 0 for s in scores)
+    # A small context cuts the passage from the front and keeps the prompt's first token.
+    small = QueryLikelihoodReranker(gguf, threads=1, n_ctx=256)
+    cut = small.score(QUESTION + " and why?" * 200, [ANSWERS * 400, OTHER])
+    assert cut.shape == (2,) and all(s < 0 for s in cut)
+    assert QueryLikelihoodReranker._fit([7, 1, 2, 3, 4], 3) == [7, 3, 4]
+    assert QueryLikelihoodReranker._fit([7, 1], 3) == [7, 1]
+    with pytest.raises(ValueError, match="n_ctx"):
+        QueryLikelihoodReranker(gguf, n_ctx=100)
+
+
+def test_an_empty_question_scores_nothing(reranker: QueryLikelihoodReranker) -> None:
+    assert reranker.score(" \t", [ANSWERS, OTHER]).tolist() == [0.0, 0.0]
+    assert reranker.score(QUESTION, []).shape == (0,)
 
 
 def test_a_missing_model_is_one_clear_error(tmp_path: Path) -> None:
