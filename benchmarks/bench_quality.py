@@ -44,6 +44,7 @@ from common import (  # noqa: E402
     write_result,
 )
 
+from qa import datasets  # noqa: E402
 from qa.config import BuildConfig, ChunkConfig, SearchConfig  # noqa: E402
 from qa.evaluate import KS, Question, first_gold_rank, sample_questions  # noqa: E402
 from qa.index import Index  # noqa: E402
@@ -133,7 +134,7 @@ def run_set(s: EvalSet, sample: int | None, peer: dict[str, Any] | None) -> dict
         rows[label] = retrieval(index, answerable, mode)
     if peer is not None:
         rows["txtai hybrid"] = peer
-    if s.name.startswith("bbc"):
+    if s.name in datasets.BBC_SETS:
         rows["by kind"] = by_kind(s, questions)
     r = qa_report.report
     print(f"  {s.name}: R@1 {r.recall[1]:.3f} answer {r.answer_hit_rate or 0:.3f} "
@@ -146,10 +147,9 @@ def run_set(s: EvalSet, sample: int | None, peer: dict[str, Any] | None) -> dict
 def by_kind(s: EvalSet, questions: Sequence[Question]) -> dict[str, Any]:
     """qa's R@1, answer hits and abstentions per kind of question (direct, paraphrase,
     follow-up, unanswerable) of a hand-written BBC set."""
-    from qa import datasets
     from qa.evaluate import evaluate_mode
 
-    kinds = datasets.kinds(s.name.replace("-", "_"))
+    kinds = datasets.kinds(datasets.BBC_SETS[s.name])
     out = {}
     for kind in sorted(set(kinds.values())):
         subset = [q for q in questions if kinds.get(q.id or "") == kind]

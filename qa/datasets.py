@@ -35,6 +35,9 @@ SQUAD2 = "squad2-dev-5articles.json"
 BBC = "news-bbc.jsonl"
 TUNING_ARTICLES = 32
 """SQuAD v1.1 dev articles 1..32 tune; 33..48 are held out."""
+BBC_SETS = {"bbc-tuning": "bbc_tuning", "bbc-tuning-2": "bbc_tuning2",
+            "bbc-heldout": "bbc_heldout"}
+"""The hand-written BBC question sets: the protocol's name -> the file in QUESTIONS_DIR."""
 VALIDATION_SETS = frozenset({"bbc-tuning-2"})
 """Tuning sets the models are never fitted on: they judge a change by news questions the
 models have not seen, without touching held-out data (fitting on bbc-tuning-2 as well did

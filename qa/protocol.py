@@ -98,13 +98,13 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
         sets += [EvalSet("squad1-tuning", "tuning", squad, split.tuning,
                          removal("squad", split.tuning)),
                  EvalSet("seeds+bbc", "tuning", news, seed_qs, removal("news", seed_qs))]
-        for name, label in (("bbc_tuning", "bbc-tuning"), ("bbc_tuning2", "bbc-tuning-2")):
+        for label in ("bbc-tuning", "bbc-tuning-2"):
             if label in datasets.VALIDATION_SETS and not validation:
                 continue
-            questions = datasets.bbc_questions(name, kept)
+            questions = datasets.bbc_questions(datasets.BBC_SETS[label], kept)
             sets.append(EvalSet(label, "tuning", news, questions, removal("news", questions)))
     if "held-out" in splits:
-        heldout = datasets.bbc_questions("bbc_heldout", kept)
+        heldout = datasets.bbc_questions(datasets.BBC_SETS["bbc-heldout"], kept)
         sets += [EvalSet("bbc-heldout", "held-out", news, heldout, removal("news", heldout)),
                  EvalSet("squad1-heldout", "held-out", squad, split.held_out,
                          removal("squad", split.held_out))]

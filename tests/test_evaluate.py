@@ -292,3 +292,16 @@ def test_eval_squad_builds_its_index_and_scores_open_retrieval(tmp_path: Path) -
     assert (report["questions"], report["answerable"]) == (6, 5)
     assert report["recall"]["20"] == 1.0 and report["citation_validity"] == 1.0
     assert (tmp_path / "squad_tiny" / "index" / "manifest.json").exists()
+
+
+def test_every_hand_written_bbc_set_has_its_file_and_kinds() -> None:
+    """The protocol names the BBC sets; the benchmark finds their files and kinds by those
+    names (a validation set once broke `make bench` here)."""
+    from qa import datasets
+
+    assert datasets.VALIDATION_SETS <= set(datasets.BBC_SETS)
+    for name, file in datasets.BBC_SETS.items():
+        questions = load_questions(datasets.QUESTIONS_DIR / f"{file}.jsonl")
+        kinds = datasets.kinds(file)
+        assert len(kinds) == len(questions) >= 80, name
+        assert set(kinds.values()) <= {"direct", "paraphrase", "follow-up", "unanswerable"}
