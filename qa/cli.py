@@ -291,8 +291,8 @@ def _print_models(manifest: dict[str, Any]) -> None:
                ("" if built in (None, now) else " (the index was built beside "
                 + ", ".join(f"{k} {v}" for k, v in built.items()) + ")"))
     if manifest.get("reranker"):
+        from .cross import CROSS_DEPTH
         from .likelihood import LIKELIHOOD_DEPTH, is_gguf
-        from .rerank import CROSS_DEPTH
 
         kind = (f"query likelihood, best {LIKELIHOOD_DEPTH}" if is_gguf(manifest["reranker"])
                 else f"CrossEncoder, ONNX int8, best {CROSS_DEPTH}")

@@ -51,6 +51,9 @@ EXPORT_VERSION = 1
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Identity": "identity"}
 
+CROSS_DEPTH = 20
+"""How many of the ranker's best candidates a user's CrossEncoder re-orders."""
+
 
 def resolve_cross_encoder(model: str) -> Path:
     """The local folder of `model`: a path, or the snapshot of a name in the HF cache."""
@@ -156,6 +159,9 @@ class CrossEncoderReranker:
         ModelLoadError: the model is missing, is not a one-label CrossEncoder, or cannot
             be exported or loaded.
     """
+
+    depth = CROSS_DEPTH  # how many of the ranker's best it re-orders (qa.rerank.cross_rerank)
+    titled = False  # passages are scored as they are, without their article's title
 
     def __init__(self, model: str, *, cache_dir: Path, quantize: bool = False,
                  threads: int | None = None) -> None:

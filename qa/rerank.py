@@ -158,27 +158,21 @@ def rank(stage: FirstStage, rows: Sequence[int], cands: list[Candidate], feature
                    features[order] if len(features) else features, scores[order])
 
 
-CROSS_DEPTH = 20
-"""How many of the ranker's best candidates a user's CrossEncoder re-orders."""
-
-
-def cross_rerank(ranking: Ranking, reranker: Any, query: str,
-                 depth: int | None = None) -> Ranking:
-    """The ranking with its first `depth` candidates re-ordered by a reranker's scores: a
-    user's CrossEncoder (qa.cross; its best CROSS_DEPTH) or a language model's query
-    likelihood (qa.likelihood; its best LIKELIHOOD_DEPTH), as `reranker.depth` says.
+def cross_rerank(ranking: Ranking, reranker: Any, query: str) -> Ranking:
+    """The ranking with its first `reranker.depth` candidates re-ordered by a reranker's
+    scores: a user's CrossEncoder (qa.cross) or a language model's query likelihood
+    (qa.likelihood); with `reranker.titled`, each passage is read under its article's title.
 
     The ranker's scores travel with their candidates (the answer models read them), so
     only the order changes.
     """
     import numpy as np
 
-    head = min(depth or getattr(reranker, "depth", CROSS_DEPTH), len(ranking.rows))
+    head = min(reranker.depth, len(ranking.rows))
     if head < 2:
         return ranking
-    cands = ranking.candidates[:head]
-    texts = [f"{c.title}\n{c.text}" if getattr(reranker, "titled", False) and c.title else c.text
-             for c in cands]
+    texts = [f"{c.title}\n{c.text}" if reranker.titled and c.title else c.text
+             for c in ranking.candidates[:head]]
     scores = reranker.score(query, texts)
     order = [*np.argsort(-np.asarray(scores), kind="stable").tolist(), *range(head, len(ranking.rows))]
     return Ranking(ranking.query, ranking.stage, [ranking.rows[i] for i in order],
