@@ -275,8 +275,10 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 
 
 def update_result(name: str, **fields: Any) -> Path:
-    """Replace some figures of a saved NAME.json (re-measured alone), stamped anew."""
-    saved = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    """Replace some figures of a saved NAME.json (re-measured alone), stamped anew; the
+    other figures stay as saved (none, when the benchmark has not been run in full)."""
+    path = RESULTS / f"{name}.json"
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     saved.pop("machine", None)
     return write_result(name, {**saved, **fields})
 

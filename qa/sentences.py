@@ -256,7 +256,7 @@ class SentenceIndex:
     def spans(self, passage: int) -> list[tuple[int, int]]:
         """The sentence spans of one passage (offsets in its text), as split at build time."""
         a, b = int(self.first[passage]), int(self.first[passage + 1])
-        return [(int(s), int(e)) for s, e in self.rows[a:b, 1:].tolist()]
+        return list(map(tuple, self.rows[a:b, 1:].tolist()))
 
     def passage_terms(self, passage: int) -> list[str] | None:
         """The lines of one passage's sentences (their tokens, or in older indexes their
@@ -311,10 +311,11 @@ class Lines:
         return len(self._starts)
 
     def lines(self, first: int, end: int) -> list[str]:
-        """Lines first..end-1, decoded."""
-        return [self.data[a:b].decode("utf-8")
-                for a, b in zip(self._starts[first:end].tolist(), self._ends[first:end].tolist(),
-                                strict=True)]
+        """Lines first..end-1, decoded (one decode for all of them)."""
+        if end <= first:
+            return []
+        return self.data[int(self._starts[first]) : int(self._ends[end - 1])].decode(
+            "utf-8").split("\n")
 
 
 def token_lines(passages: Sequence[Passage],

@@ -12,6 +12,9 @@ def test_term_lines_keep_empty_lines_and_non_ascii_terms() -> None:
         assert len(stored) == len(lines)
         assert stored.lines(0, len(lines)) == lines
         assert Lines(stored.data).lines(1, len(lines)) == lines[1:]
+        for i in range(len(lines)):  # any run of lines, alone or amid others
+            assert stored.lines(i, i + 1) == [lines[i]]
+            assert stored.lines(i, len(lines) - (i > 0)) == lines[i : len(lines) - (i > 0)]
 
 
 def test_cosines_of_many_passages_are_each_sentence_vector_against_the_question(
