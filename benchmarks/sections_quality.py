@@ -34,7 +34,9 @@ def _cells(row: Result) -> list[str]:
     report = row.get("report", row)
     recall = {int(k): v for k, v in report["recall"].items()}
     return [f3(recall.get(1)), f3(recall.get(5)), f3(recall.get(20)),
-            f3(report.get("answer_hit_rate")), f3(report.get("false_abstain_rate")),
+            f3(report.get("answer_hit_rate")),
+            "-" if report.get("answer_words") is None else f"{report['answer_words']:.0f}",
+            f3(report.get("false_abstain_rate")),
             f3(row.get("removal_abstain")), f3(report.get("abstain_recall")),
             f3(report.get("abstain_precision")),
             "-" if report.get("citation_validity") is None else
@@ -42,7 +44,7 @@ def _cells(row: Result) -> list[str]:
 
 
 def quality_tables(sets: Result, split: str) -> list[str]:
-    head = ["set", "method", "R@1", "R@5", "R@20", "answer hit", "false abstain",
+    head = ["set", "method", "R@1", "R@5", "R@20", "answer hit", "answer words", "false abstain",
             "abstain (removed)", "abstain (unanswerable)", "abstain precision", "cites ok"]
     rows = []
     for name, data in sets.items():

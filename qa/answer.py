@@ -44,13 +44,17 @@ class AnswerConfig:
         max_sentences: most sentences in an answer.
         extra_ratio: a further sentence is quoted when its probability is at least this
             share of the best sentence's...
-        extra_floor: ...and at least this.
+        extra_floor: ...and at least this;
+        unsure: or whenever the best sentence's probability is below this: a best sentence
+            more likely not to hold the answer than to hold it is not quoted alone (0.5 is
+            that meaning, not a fitted value; docs/training.md).
     """
 
     passages: int = 3
     max_sentences: int = 2
     extra_ratio: float = 0.7
     extra_floor: float = 0.4
+    unsure: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +158,7 @@ class ExtractiveAnswerer:
         threshold = self.models.answerable.threshold if self.models.answerable else 0.0
         if confidence < threshold:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
-        chosen = self._pick(cands, probs, order)
+        chosen = self.pick(cands, probs, order)
         return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
                       tuple(hits), confidence)
 
@@ -196,9 +200,10 @@ class ExtractiveAnswerer:
         return frozenset().union(*own, self.terms(cand.title),
                                  self.terms(self.before(ranking.rows[0])))
 
-    def _pick(self, cands: Sequence[Sentence], probs: np.ndarray,
+    def pick(self, cands: Sequence[Sentence], probs: np.ndarray,
               order: np.ndarray) -> list[int]:
-        """The best sentence, then close runners-up, best first."""
+        """The best sentence, then close runners-up (any runners-up when the best one is
+        unsure), best first."""
         config = self.config
         best = float(probs[order[0]])
         chosen = [int(order[0])]
@@ -206,7 +211,7 @@ class ExtractiveAnswerer:
             if len(chosen) >= config.max_sentences:
                 break
             p = float(probs[i])
-            if p < config.extra_floor or p < config.extra_ratio * best:
+            if best >= config.unsure and (p < config.extra_floor or p < config.extra_ratio * best):
                 break
             if all(cands[i].text != cands[j].text for j in chosen):
                 chosen.append(int(i))

@@ -221,6 +221,8 @@ class ModeReport:
         recall: share of answerable questions with a gold hit in the top k, by k.
         mrr: mean reciprocal rank of the first gold hit (0 when none in the top max(k)).
         answer_hit_rate: share of answerable questions whose answer text holds an answer.
+        answer_words: mean length in words of the quotes answering answerable questions (a
+            longer answer holds the answer more often: the two are read together).
         abstain_precision: share of abstentions that were on unanswerable questions.
         abstain_recall: share of unanswerable questions the index abstained on.
         false_abstain_rate: share of answerable questions it abstained on.
@@ -236,6 +238,7 @@ class ModeReport:
     recall: dict[int, float | None]
     mrr: float | None
     answer_hit_rate: float | None
+    answer_words: float | None
     abstain_precision: float | None
     abstain_recall: float | None
     false_abstain_rate: float | None
@@ -258,6 +261,7 @@ class _Tally:
     found: dict[int, int] = field(default_factory=dict)
     rr: float = 0.0
     answer_hits: int = 0
+    words: list[int] = field(default_factory=list)
     valid: int = 0
     abstained: int = 0
     abstain_right: int = 0
@@ -280,6 +284,8 @@ class _Tally:
         self.rr += 1.0 / rank if rank else 0.0
         hit = not ans.abstained and contains_answer(ans.text, q.answers)
         self.answer_hits += hit
+        if not ans.abstained:
+            self.words.append(sum(len(c.quote.split()) for c in ans.citations))
         self.false_abstain += ans.abstained
         if rank != 1 or not hit:
             why = "abstained" if ans.abstained else ("rank" if rank != 1 else "answer")
@@ -294,6 +300,7 @@ class _Tally:
             mode=mode, questions=len(questions), answerable=n_ans,
             recall={k: _ratio(self.found.get(k, 0), n_ans) for k in self.ks},
             mrr=_ratio(self.rr, n_ans), answer_hit_rate=_ratio(self.answer_hits, n_ans),
+            answer_words=_ratio(sum(self.words), len(self.words)),
             abstain_precision=_ratio(self.abstain_right, self.abstained if n_un else 0),
             abstain_recall=_ratio(self.abstain_right, n_un),
             false_abstain_rate=_ratio(self.false_abstain, n_ans),
@@ -341,10 +348,11 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 def format_table(reports: Sequence[ModeReport]) -> str:
     """A plain-text table of the reports, one row per mode."""
     ks = list(reports[0].recall) if reports else []
-    head = ["mode"] + [f"R@{k}" for k in ks] + ["MRR", "answer", "abst P", "abst R",
+    head = ["mode"] + [f"R@{k}" for k in ks] + ["MRR", "answer", "words", "abst P", "abst R",
                                                "cites ok", "p50 ms", "p95 ms"]
     rows = [[r.mode] + [_fmt(r.recall[k]) for k in ks] + [
-        _fmt(r.mrr), _fmt(r.answer_hit_rate), _fmt(r.abstain_precision),
+        _fmt(r.mrr), _fmt(r.answer_hit_rate), _fmt(r.answer_words, ".0f"),
+        _fmt(r.abstain_precision),
         _fmt(r.abstain_recall), _fmt(r.citation_validity, ".0%"), f"{r.latency_p50_ms:.0f}",
         f"{r.latency_p95_ms:.0f}"] for r in reports]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]

@@ -155,14 +155,14 @@ def _unanswerable(q: Question) -> Question:
 
 def format_reports(reports: Sequence[SetReport]) -> str:
     """Tuning and held-out sets as two plain-text tables."""
-    head = ["set", "questions", "R@1", "R@5", "R@20", "answer", "false abst",
+    head = ["set", "questions", "R@1", "R@5", "R@20", "answer", "words", "false abst",
             "abst (unansw.)", "abst (removed)", "cites ok", "p50 ms"]
     blocks = []
     for split, title in (("tuning", "TUNING sets (these chose the models and thresholds)"),
                          ("held-out", "HELD-OUT sets (these chose nothing)")):
         rows = [[r.name, str(r.report.questions), *(_f(r.report.recall.get(k)) for k in (1, 5, 20)),
-                 _f(r.report.answer_hit_rate), _f(r.report.false_abstain_rate),
-                 _f(r.report.abstain_recall), _f(r.removal_abstain),
+                 _f(r.report.answer_hit_rate), _f(r.report.answer_words, ".0f"),
+                 _f(r.report.false_abstain_rate), _f(r.report.abstain_recall), _f(r.removal_abstain),
                  _f(r.report.citation_validity), f"{r.report.latency_p50_ms:.0f}"]
                 for r in reports if r.split == split]
         if rows:
@@ -173,5 +173,5 @@ def format_reports(reports: Sequence[SetReport]) -> str:
     return "\n\n".join(blocks)
 
 
-def _f(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _f(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)

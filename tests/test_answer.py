@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import qa
+from qa.answer import Sentence
 from qa.conversation import retrieval_query
 
 from .conftest import SEEDS
@@ -78,3 +80,18 @@ def test_answers_are_json_ready(seed_index: qa.Index) -> None:
     data = seed_index.ask(question).to_dict()
     assert set(data) >= {"text", "citations", "abstained", "hits"}
     assert set(data["citations"][0]) >= {"n", "quote", "source", "title", "date", "start", "end"}
+
+
+def test_an_unsure_best_sentence_is_not_quoted_alone(seed_index: qa.Index) -> None:
+    hit = seed_index.search("trade between Kazakhstan and China", k=1)[0]
+    cands = [Sentence(hit, hit.start + i, hit.start + i + 1, f"sentence {i}", 0, ())
+             for i in range(3)]
+
+    def quoted(*probs: float) -> list[int]:
+        p = np.asarray(probs)
+        return seed_index.answerer.pick(cands, p, np.argsort(-p, kind="stable"))
+
+    assert quoted(0.9, 0.2, 0.1) == [0]  # sure of the best, runner-up far behind
+    assert quoted(0.9, 0.8, 0.1) == [0, 1]  # runner-up nearly as likely
+    assert quoted(0.3, 0.05, 0.01) == [0, 1]  # best more likely wrong than right: two
+    assert quoted(0.05, 0.3, 0.2) == [1, 2]  # best first; never more than max_sentences

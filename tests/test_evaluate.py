@@ -124,6 +124,7 @@ def test_evaluate_mode_arithmetic() -> None:
     assert r.recall == pytest.approx({1: 1 / 3, 3: 2 / 3, 5: 2 / 3})
     assert r.mrr == pytest.approx((1 + 1 / 3) / 3)
     assert r.answer_hit_rate == pytest.approx(1 / 3)
+    assert r.answer_words == pytest.approx(2.0)  # q1 and q2 answered: 4 words quoted, 0
     assert r.abstain_precision == pytest.approx(1 / 2) and r.abstain_recall == pytest.approx(1 / 2)
     assert r.false_abstain_rate == pytest.approx(1 / 3)
     assert r.citation_validity == pytest.approx(4 / 5)
@@ -132,8 +133,8 @@ def test_evaluate_mode_arithmetic() -> None:
 
 
 def test_table_and_misses_are_readable() -> None:
-    report = ModeReport("bm25", 2, 2, {1: 0.5, 5: 1.0}, 0.75, 0.5, None, None, 0.0, 1.0, 12.0,
-                        30.0, [{"question": "Who?", "why": "rank", "gold_rank": 2,
+    report = ModeReport("bm25", 2, 2, {1: 0.5, 5: 1.0}, 0.75, 0.5, 21.0, None, None, 0.0, 1.0,
+                        12.0, 30.0, [{"question": "Who?", "why": "rank", "gold_rank": 2,
                                 "expected": ["Li Qiang"], "answer": "Zhao Leji [1]"}])
     table = format_table([report])
     assert table.splitlines()[0].split()[:3] == ["mode", "R@1", "R@5"]
