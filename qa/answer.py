@@ -146,15 +146,13 @@ class ExtractiveAnswerer:
         `judged` (another ranking and its top hits), the confidence is that ranking's."""
         import numpy as np
 
-        cands = candidate_sentences(ranking, top_hits, self.terms, self.before,
-                                    self.config.passages)
+        cands = self._candidates(ranking, top_hits)
         if not cands:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
         probs = self.sentence_probabilities(cands)
         order = np.argsort(-probs, kind="stable")
-        best = int(order[0])
-        confidence = self.answerable(ranking, cands[best], float(probs[best])) \
-            if judged is None else self.confidence(*judged)
+        confidence = self._judge(ranking, cands, probs) if judged is None else \
+            self.confidence(*judged)
         threshold = self.models.answerable.threshold if self.models.answerable else 0.0
         if confidence < threshold:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
@@ -165,11 +163,15 @@ class ExtractiveAnswerer:
     def confidence(self, ranking: Ranking, top_hits: Sequence[Hit]) -> float:
         """The probability that the articles hold the answer, judged from `ranking` alone
         (its own best sentence and evidence); 0.0 when it has no sentences."""
-        cands = candidate_sentences(ranking, top_hits, self.terms, self.before,
-                                    self.config.passages)
-        if not cands:
-            return 0.0
-        probs = self.sentence_probabilities(cands)
+        cands = self._candidates(ranking, top_hits)
+        return self._judge(ranking, cands, self.sentence_probabilities(cands)) if cands else 0.0
+
+    def _candidates(self, ranking: Ranking, top_hits: Sequence[Hit]) -> list[Sentence]:
+        return candidate_sentences(ranking, top_hits, self.terms, self.before,
+                                   self.config.passages)
+
+    def _judge(self, ranking: Ranking, cands: Sequence[Sentence], probs: np.ndarray) -> float:
+        """The answerability of `ranking`, read with its most likely sentence."""
         best = int(probs.argmax())
         return self.answerable(ranking, cands[best], float(probs[best]))
 
