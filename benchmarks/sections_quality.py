@@ -35,7 +35,7 @@ def _cells(row: Result) -> list[str]:
     recall = {int(k): v for k, v in report["recall"].items()}
     return [f3(recall.get(1)), f3(recall.get(5)), f3(recall.get(20)),
             f3(report.get("answer_hit_rate")),
-            "-" if report.get("answer_words") is None else f"{report['answer_words']:.0f}",
+            "–" if report.get("answer_words") is None else f"{report['answer_words']:.0f}",
             f3(report.get("false_abstain_rate")),
             f3(row.get("removal_abstain")), f3(report.get("abstain_recall")),
             f3(report.get("abstain_precision")),
