@@ -26,6 +26,7 @@ from qa.evaluate import (
     load_questions,
     sample_questions,
 )
+from qa.protocol import SetReport, format_reports
 from qa.schema import Answer, Citation, Hit
 from qa.squad import SQUAD_CHUNK, read_squad, write_squad
 
@@ -137,9 +138,16 @@ def test_table_and_misses_are_readable() -> None:
                         12.0, 30.0, [{"question": "Who?", "why": "rank", "gold_rank": 2,
                                 "expected": ["Li Qiang"], "answer": "Zhao Leji [1]"}])
     table = format_table([report])
-    assert table.splitlines()[0].split()[:3] == ["mode", "R@1", "R@5"]
+    head, row = table.splitlines()
+    assert head.split()[:3] == ["mode", "R@1", "R@5"]
+    assert row.split()[head.split().index("words")] == "21"
     assert " - " in table and "100%" in table
     assert "gold at rank 2: Who?" in format_misses([report])
+    tuning, held = SetReport("mine", "tuning", report), SetReport("theirs", "held-out", report)
+    tables = format_reports([held, tuning])
+    assert tables.index("TUNING") < tables.index("mine") < tables.index("HELD-OUT") < \
+        tables.index("theirs")
+    assert "words" in tables.splitlines()[1]
 
 
 def test_load_questions_reads_optional_fields(tmp_path: Path) -> None:
@@ -187,6 +195,7 @@ def test_seed_questions_hold_their_level(hybrid_report: ModeReport) -> None:
     assert r.recall[20] == 1.0
     assert r.mrr is not None and r.mrr >= 0.90
     assert r.answer_hit_rate is not None and r.answer_hit_rate >= 0.84
+    assert r.answer_words is not None and r.answer_words <= 45  # a sentence or two, not more
     assert r.abstain_recall is not None and r.abstain_recall >= 0.75
     assert r.abstain_precision is not None and r.abstain_precision >= 0.8
     assert r.citation_validity == 1.0
