@@ -341,8 +341,16 @@ def evaluate(index: Index, questions: Sequence[Question],
     return [evaluate_mode(index, questions, mode, ks) for mode in modes]
 
 
-def _fmt(value: float | None, spec: str = ".3f") -> str:
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    """A figure for a table: "-" when there is none."""
     return "-" if value is None else format(value, spec)
+
+
+def plain_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Right-aligned columns, two spaces apart, the head first."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    return "\n".join("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True))
+                     for row in [head, *rows])
 
 
 def format_table(reports: Sequence[ModeReport]) -> str:
@@ -350,14 +358,12 @@ def format_table(reports: Sequence[ModeReport]) -> str:
     ks = list(reports[0].recall) if reports else []
     head = ["mode"] + [f"R@{k}" for k in ks] + ["MRR", "answer", "words", "abst P", "abst R",
                                                "cites ok", "p50 ms", "p95 ms"]
-    rows = [[r.mode] + [_fmt(r.recall[k]) for k in ks] + [
-        _fmt(r.mrr), _fmt(r.answer_hit_rate), _fmt(r.answer_words, ".0f"),
-        _fmt(r.abstain_precision),
-        _fmt(r.abstain_recall), _fmt(r.citation_validity, ".0%"), f"{r.latency_p50_ms:.0f}",
+    rows = [[r.mode] + [fmt(r.recall[k]) for k in ks] + [
+        fmt(r.mrr), fmt(r.answer_hit_rate), fmt(r.answer_words, ".0f"),
+        fmt(r.abstain_precision),
+        fmt(r.abstain_recall), fmt(r.citation_validity, ".0%"), f"{r.latency_p50_ms:.0f}",
         f"{r.latency_p95_ms:.0f}"] for r in reports]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    return "\n".join("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True))
-                     for row in [head, *rows])
+    return plain_table(head, rows)
 
 
 def _miss_line(miss: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .evaluate import KS, ModeReport, Question, evaluate_mode
+from .evaluate import KS, ModeReport, Question, evaluate_mode, fmt, plain_table
 
 if TYPE_CHECKING:
     from .index import Index
@@ -160,18 +160,11 @@ def format_reports(reports: Sequence[SetReport]) -> str:
     blocks = []
     for split, title in (("tuning", "TUNING sets (these chose the models and thresholds)"),
                          ("held-out", "HELD-OUT sets (these chose nothing)")):
-        rows = [[r.name, str(r.report.questions), *(_f(r.report.recall.get(k)) for k in (1, 5, 20)),
-                 _f(r.report.answer_hit_rate), _f(r.report.answer_words, ".0f"),
-                 _f(r.report.false_abstain_rate), _f(r.report.abstain_recall), _f(r.removal_abstain),
-                 _f(r.report.citation_validity), f"{r.report.latency_p50_ms:.0f}"]
+        rows = [[r.name, str(r.report.questions), *(fmt(r.report.recall.get(k)) for k in (1, 5, 20)),
+                 fmt(r.report.answer_hit_rate), fmt(r.report.answer_words, ".0f"),
+                 fmt(r.report.false_abstain_rate), fmt(r.report.abstain_recall), fmt(r.removal_abstain),
+                 fmt(r.report.citation_validity), f"{r.report.latency_p50_ms:.0f}"]
                 for r in reports if r.split == split]
         if rows:
-            widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-            table = "\n".join("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=True))
-                              for row in [head, *rows])
-            blocks.append(f"{title}\n{table}")
+            blocks.append(f"{title}\n{plain_table(head, rows)}")
     return "\n\n".join(blocks)
-
-
-def _f(value: float | None, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec)
