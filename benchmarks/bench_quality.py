@@ -48,6 +48,7 @@ from qa import datasets  # noqa: E402
 from qa.config import BuildConfig, ChunkConfig, SearchConfig  # noqa: E402
 from qa.evaluate import KS, Question, first_gold_rank, sample_questions  # noqa: E402
 from qa.index import Index  # noqa: E402
+from qa.models import Models  # noqa: E402
 from qa.protocol import EvalSet, evaluate_set, protocol_sets  # noqa: E402
 
 RETRIEVAL_ONLY = (("dense", "dense"), ("bm25", "bm25"))
@@ -181,7 +182,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         out[s.name] = run_set(s, samples.get(s.name), peers.get(s.name))
         embedder.save()
     seconds = time.perf_counter() - t0
-    path = write_result("quality", {"sets": out, "seconds": seconds, "data": str(BENCH)})
+    answerable = Models.load().answerable
+    path = write_result("quality", {"sets": out, "seconds": seconds, "data": str(BENCH),
+                                    "threshold": answerable.threshold if answerable else None})
     print(f"quality: {seconds:.0f} s -> {path}")
 
 

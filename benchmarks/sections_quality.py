@@ -94,7 +94,83 @@ def quality_section(r: Result) -> list[str]:
         lines += ["", *quality_tables(sets, split), ""]
     lines += kind_tables(sets)
     lines += [plot("bench-quality", draw, (10, 3.6)), "", stamp(r), ""]
+    lines += abstention_lines(r)
     return lines
+
+
+TABLE_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def abstention_lines(r: Result) -> list[str]:
+    """What `min_confidence` trades on the held-out sets: refusals of answerable questions
+    against refusals of unanswerable ones, at each threshold."""
+    held = {n: d for n, d in r["sets"].items()
+            if d["split"] == "held-out" and d["rows"]["qa"].get("curve")}
+    if not held:
+        return []
+    trained = r.get("threshold")
+
+    def draw(fig: Any) -> None:
+        for i, (name, data) in enumerate(held.items(), start=1):
+            ax = fig.add_subplot(1, len(held), i)
+            row = data["rows"]["qa"]
+            curve = row["curve"]
+            ax.add_patch(_target_box())
+            ax.plot([p[1] for p in curve], [p[2] for p in curve], "-", color="tab:blue",
+                    label="min_confidence 0 to 1")
+            for t, fa, ab in curve:
+                if round(t, 2) in TABLE_AT:
+                    ax.annotate(f"{t:.1f}", (fa, ab), fontsize=7, textcoords="offset points",
+                                xytext=(4, -8))
+            fa, ab = _shipped(row)
+            ax.plot([fa], [ab], "o", color="tab:red", label="trained threshold (default)")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("answerable questions refused")
+            if i == 1:
+                ax.set_ylabel("unanswerable questions refused")
+            ax.set_title(f"{name} ({_against(row)})", fontsize=9)
+            ax.legend(fontsize=7, loc="lower right")
+
+    rows = []
+    for name, data in held.items():
+        row = data["rows"]["qa"]
+        at = {round(p[0], 2): p for p in row["curve"]}
+        fa, ab = _shipped(row)
+        rows.append([name, _against(row), *(f"{at[t][1]:.2f} / {at[t][2]:.2f}"
+                                            if t in at else "–" for t in TABLE_AT),
+                     f"{fa:.2f} / {ab:.2f}"])
+    head = ["held-out set", "unanswerable by", *(f"{t:.1f}" for t in TABLE_AT),
+            "trained" + (f" ({trained:.3f})" if trained is not None else "")]
+    return ["### Abstention: what `min_confidence` trades (held-out)", "",
+            "`Index.ask(min_confidence=...)` and `qa ask --min-confidence` move the threshold "
+            "below which the bot abstains; by default it is the answerability model's own, "
+            "chosen on tuning data for at most 5% false abstentions. Each cell: share of "
+            "answerable questions refused / share of unanswerable ones refused (their "
+            "articles removed from the index, or the SQuAD 2.0 questions written to be "
+            "unanswerable). The held-out sets chose neither the model nor the threshold; "
+            "the shaded corner is the issue's target (at most 5% refused, at least 85% of "
+            "unanswerable ones).", "", *table(head, rows), "",
+            plot("bench-abstention", draw, (10, 3.4)), ""]
+
+
+def _shipped(row: Result) -> tuple[float, float]:
+    """(false abstentions, abstentions on unanswerable ones) at the trained threshold."""
+    report = row["report"]
+    unanswerable = row.get("removal_abstain")
+    if unanswerable is None:
+        unanswerable = report.get("abstain_recall")
+    return report.get("false_abstain_rate") or 0.0, unanswerable or 0.0
+
+
+def _against(row: Result) -> str:
+    return "removal" if row.get("removal_abstain") is not None else "written"
+
+
+def _target_box() -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0.85), 0.05, 0.17, color="tab:green", alpha=0.25, label="target")
 
 
 def _r1(row: Result | None) -> float:

@@ -154,7 +154,8 @@ class ChatHandlers:
 def ask_endpoint(index: Index, llm: LLM | None = None) -> Callable[..., dict[str, Any]]:
     """The `/ask` endpoint, also the MCP tool `ask`: its docstring is the tool's description."""
 
-    def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
+    def ask(question: str, history: list[str] | None = None,
+            min_confidence: float | None = None) -> dict[str, Any]:
         """Answer a question from the loaded articles, quoting them with citations.
 
         Every sentence of `text` is quoted verbatim from an article and ends with a [n]
@@ -170,17 +171,24 @@ def ask_endpoint(index: Index, llm: LLM | None = None) -> Callable[..., dict[str
         Args:
             question: the question, in plain words (1 to 2000 characters).
             history: earlier questions of this conversation, oldest first (optional).
+            min_confidence: abstain below this confidence, 0 to 1 (optional; by default
+                the server's trained threshold). Lower answers more questions, more of them
+                wrongly.
 
         Returns:
-            a dict with the question, the answer text and abstained (true or false)
+            a dict with the question, the answer text, abstained (true or false) and
+            confidence (0 to 1: how likely the articles hold the answer)
             citations: the n, quote, source, title, date, start, end and passage_id of each
             related: the closest passages, given only when the bot abstained
             generated, dropped, notice: whether the model wrote it, its removed sentences, why
             it fell back
         """
         turns = [h if isinstance(h, str) else tuple(h) for h in (history or [])]
-        return render.api_record(engine_call(lambda: index.ask(question, history=turns,
-                                                               llm=llm)))
+        if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
+            raise page_error(f"min_confidence must be between 0 and 1, not {min_confidence!r}.")
+        return render.api_record(engine_call(lambda: index.ask(
+            question, history=turns, llm=llm,
+            min_confidence=None if min_confidence is None else float(min_confidence))))
 
     return ask
 

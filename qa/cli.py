@@ -236,13 +236,17 @@ def ask(
     llm_url: LLMUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_timeout: LLMTimeoutOpt = 60.0,
+    min_confidence: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Abstain below this confidence (default: the trained "
+        "threshold, see qa info); lower answers more, and more wrongly.")] = None,
 ) -> None:
     """Answer QUESTION from the articles, citing every sentence.
     Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\"
     With a model: qa ask "Who is Li Qiang?" --llm http://127.0.0.1:8080/v1 --llm-model gemma"""
     llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
     idx = _load(index)
-    answer = run(lambda: idx.ask(question, k=k, mode=mode.value, llm=llm))
+    answer = run(lambda: idx.ask(question, k=k, mode=mode.value, llm=llm,
+                                 min_confidence=min_confidence))
     if as_json:
         print_json(answer.to_dict())
         return
@@ -290,6 +294,10 @@ def _print_models(manifest: dict[str, Any]) -> None:
     typer.echo("ranking:  " + ", ".join(f"{k} {v}" for k, v in now.items()) +
                ("" if built in (None, now) else " (the index was built beside "
                 + ", ".join(f"{k} {v}" for k, v in built.items()) + ")"))
+    answerable = Models.load().answerable
+    if answerable is not None:
+        typer.echo(f"abstains: below confidence {answerable.threshold:.3f} (trained; "
+                   "qa ask --min-confidence overrides)")
     if manifest.get("reranker"):
         from .cross import CROSS_DEPTH
         from .likelihood import LIKELIHOOD_DEPTH, is_gguf

@@ -230,6 +230,8 @@ class ModeReport:
         latency_p50_ms, latency_p95_ms: time to answer one question (`Index.ask`).
         misses: answerable questions not answered from the top hit, and unanswerable
             ones that got an answer.
+        confidences: `Answer.confidence` of every question, in the order asked (for
+            `abstention_curve`).
     """
 
     mode: str
@@ -246,10 +248,12 @@ class ModeReport:
     latency_p50_ms: float
     latency_p95_ms: float
     misses: list[dict[str, Any]] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
 
     def to_dict(self, *, misses: bool = True) -> dict[str, Any]:
         """The report as JSON-ready data, without the list of misses unless asked."""
         data = asdict(self)
+        del data["confidences"]
         if not misses:
             del data["misses"]
         return data
@@ -268,9 +272,11 @@ class _Tally:
     false_abstain: int = 0
     latencies: list[float] = field(default_factory=list)
     misses: list[dict[str, Any]] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
 
     def add(self, q: Question, ans: Answer, texts: ArticleTexts) -> None:
         self.valid += citations_valid(ans, texts)
+        self.confidences.append(ans.confidence)
         self.abstained += ans.abstained
         if not q.answerable:
             self.abstain_right += ans.abstained
@@ -306,7 +312,8 @@ class _Tally:
             false_abstain_rate=_ratio(self.false_abstain, n_ans),
             citation_validity=_ratio(self.valid, len(questions)),
             latency_p50_ms=_percentile(self.latencies, 50),
-            latency_p95_ms=_percentile(self.latencies, 95), misses=self.misses)
+            latency_p95_ms=_percentile(self.latencies, 95), misses=self.misses,
+            confidences=self.confidences)
 
 
 def evaluate_mode(index: Index, questions: Sequence[Question], mode: str,
@@ -339,6 +346,22 @@ def evaluate(index: Index, questions: Sequence[Question],
              ks: Sequence[int] = KS) -> list[ModeReport]:
     """One report per mode, in the order given."""
     return [evaluate_mode(index, questions, mode, ks) for mode in modes]
+
+
+CURVE = tuple(i / 50 for i in range(51))
+"""The thresholds `abstention_curve` reads, 0 to 1 by 0.02."""
+
+
+def abstention_curve(answerable: Sequence[float], unanswerable: Sequence[float],
+                     thresholds: Sequence[float] = CURVE) -> list[tuple[float, float, float]]:
+    """What each `min_confidence` would do, from the confidences of answerable and of
+    unanswerable questions: (threshold, share of answerable ones refused, share of
+    unanswerable ones refused). A confidence of 0 (no candidate sentence) is refused at
+    every threshold, as `Index.ask` does."""
+    def refused(confidences: Sequence[float], t: float) -> float:
+        return sum(c <= 0.0 or c < t for c in confidences) / (len(confidences) or 1)
+
+    return [(t, refused(answerable, t), refused(unanswerable, t)) for t in thresholds]
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:

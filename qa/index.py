@@ -270,7 +270,7 @@ class Index:
     def ask(self, question: str, *, history: Sequence[str | tuple[str, str]] | None = None,
             k: int = 5, mode: Mode = "hybrid", sources: Sequence[str] | None = None,
             date_from: str | None = None, date_to: str | None = None,
-            llm: LLM | None = None) -> Answer:
+            llm: LLM | None = None, min_confidence: float | None = None) -> Answer:
         """Answer `question` with cited sentences quoted from the passages, or abstain.
 
         Args:
@@ -283,12 +283,18 @@ class Index:
             llm: let this model write the answer from the top passages; each sentence is
                 checked against its passage (see qa.generate). Falls back to the quoted
                 answer, with a `notice`, whenever that fails; an abstention stands.
+            min_confidence: abstain when `Answer.confidence` is below this (0 to 1). By
+                default, the answerability model's threshold (`qa info` prints it): lower
+                answers more questions and more of them wrongly, higher refuses more
+                (docs/evaluation.md shows the trade on held-out questions).
         """
         question = check_question(question)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
+        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence!r}")
         answer = self._ask(question, history, self.filter_mask(sources, date_from, date_to),
-                           k, mode)
+                           k, mode, min_confidence)
         if llm is None:
             return answer
         from .generate import written_answer
@@ -296,21 +302,22 @@ class Index:
         return written_answer(question, history, answer, llm, self.embedder.encode)
 
     def _ask(self, question: str, history: Sequence[str | tuple[str, str]] | None,
-             allowed: np.ndarray | None, k: int, mode: Mode) -> Answer:
+             allowed: np.ndarray | None, k: int, mode: Mode,
+             min_confidence: float | None = None) -> Answer:
         """A follow-up is searched with the question before it, first within the article
         that question's answer quotes, then, if nothing there answers it, everywhere."""
         if not is_follow_up(question, history):
-            return self._answer(question, question, allowed, k, mode)
+            return self._answer(question, question, allowed, k, mode, min_confidence)
         query = retrieval_query(question, history)
-        narrowed = self._conversation(history or [], allowed, mode)
+        narrowed = self._conversation(history or [], allowed, mode, min_confidence)
         if narrowed is not None:
-            answer = self._answer(question, query, narrowed, k, mode)
+            answer = self._answer(question, query, narrowed, k, mode, min_confidence)
             if not answer.abstained:
                 return answer
-        return self._answer(question, query, allowed, k, mode)
+        return self._answer(question, query, allowed, k, mode, min_confidence)
 
     def _answer(self, question: str, query: str, allowed: np.ndarray | None, k: int,
-                mode: Mode) -> Answer:
+                mode: Mode, min_confidence: float | None = None) -> Answer:
         vector = None if mode == "bm25" else self.embedder.encode_query(query)
         n = max(k, self.answerer.config.passages)
         ranking = self._ranking(query, vector, allowed, n, mode)
@@ -318,11 +325,13 @@ class Index:
             if mode == "hybrid" and self.search_config.rerank else ranking
         hits = self._hits(quoted, n)
         if quoted is ranking:
-            return self.answerer(question, ranking, hits[:k], hits)
+            return self.answerer(question, ranking, hits[:k], hits,
+                                 min_confidence=min_confidence)
         # A reranker changes what is quoted; whether the articles hold the answer is judged
         # on the ranker's own order, the one the answerability model was trained on.
         judged = (ranking, self._hits(ranking, self.answerer.config.passages))
-        return self.answerer(question, quoted, hits[:k], hits, judged=judged)
+        return self.answerer(question, quoted, hits[:k], hits, judged=judged,
+                             min_confidence=min_confidence)
 
     def _ranking(self, query: str, vector: np.ndarray | None, allowed: np.ndarray | None,
                  k: int, mode: Mode) -> rerank.Ranking:
@@ -347,12 +356,14 @@ class Index:
         return rerank.Ranking(q, stage, rows, cands, features, np.asarray(scores, dtype=float))
 
     def _conversation(self, history: Sequence[str | tuple[str, str]],
-                      allowed: np.ndarray | None, mode: Mode) -> np.ndarray | None:
+                      allowed: np.ndarray | None, mode: Mode,
+                      min_confidence: float | None = None) -> np.ndarray | None:
         """`allowed`, narrowed to the article the conversation is about: the one the
         previous question's answer quotes first; None when that answer abstained."""
         import numpy as np
 
-        previous = self._ask(turn_text(history[-1]), history[-2:-1] or None, allowed, 1, mode)
+        previous = self._ask(turn_text(history[-1]), history[-2:-1] or None, allowed, 1, mode,
+                             min_confidence)
         if previous.abstained or not previous.citations:
             return None
         row = self._position[previous.citations[0].hit.passage_id]

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .evaluate import KS, ModeReport, Question, evaluate_mode, fmt, plain_table
+from .evaluate import (
+    KS,
+    ModeReport,
+    Question,
+    abstention_curve,
+    evaluate_mode,
+    fmt,
+    plain_table,
+)
 
 if TYPE_CHECKING:
     from .index import Index
@@ -45,12 +53,17 @@ class SetReport:
     removal_questions: int = 0
     removal_abstain: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    curve: list[tuple[float, float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures; `curve` is `evaluate.abstention_curve` of the answerable
+        questions against their removal (or, without one, against the set's unanswerable
+        questions)."""
         return {"name": self.name, "split": self.split,
                 "report": self.report.to_dict(misses=False),
                 "removal_questions": self.removal_questions,
-                "removal_abstain": self.removal_abstain, **self.extra}
+                "removal_abstain": self.removal_abstain, **self.extra,
+                "curve": [[round(x, 4) for x in point] for point in self.curve]}
 
 
 def without(path: Path, drop: set[str], out: Path, *, key: str = "id") -> Path:
@@ -139,11 +152,16 @@ def evaluate_set(s: EvalSet, mode: str = "hybrid", *, progress: Progress | None 
     questions = sample_questions(s.questions, sample)
     report = evaluate_mode(s.index, questions, mode, KS, progress=progress)
     out = SetReport(s.name, s.split, report)
-    moved = [q for q in questions if q.answerable and q.source]
+    asked = list(zip(questions, report.confidences, strict=True))
+    moved = [(q, c) for q, c in asked if q.answerable and q.source]
     if s.removed is not None and moved:
-        gone = evaluate_mode(s.removed, [_unanswerable(q) for q in moved], mode, KS)
+        gone = evaluate_mode(s.removed, [_unanswerable(q) for q, _ in moved], mode, KS)
         out.removal_questions = len(moved)
         out.removal_abstain = gone.abstain_recall
+        out.curve = abstention_curve([c for _, c in moved], gone.confidences)
+    elif any(not q.answerable for q in questions):
+        out.curve = abstention_curve([c for q, c in asked if q.answerable],
+                                     [c for q, c in asked if not q.answerable])
     return out
 
 

@@ -56,6 +56,7 @@ def api_record(answer: Answer) -> dict[str, Any]:
     """The answer as the `/ask` endpoint and the MCP `ask` tool return it."""
     turn = turn_record(answer)
     return {"question": turn["question"], "text": turn["text"], "abstained": turn["abstained"],
+            "confidence": round(answer.confidence, 4),
             "citations": [{k: v for k, v in c.items() if k != "passage"}
                           | {"passage_id": c["passage"]["passage_id"]}
                           for c in turn["citations"]],

@@ -55,6 +55,25 @@ def test_unsupported_questions_abstain_with_related_reading(seed_index: qa.Index
     assert answer.hits
 
 
+def test_min_confidence_moves_the_abstention_threshold(seed_index: qa.Index) -> None:
+    """The same question, the same confidence: answered at or below it, refused above it;
+    by default the trained threshold decides."""
+    question = "How much did trade between Kazakhstan and China grow in 2022?"
+    default = seed_index.ask(question)
+    assert not default.abstained
+    assert default.confidence >= seed_index.answerer.threshold() > 0.0
+    at = seed_index.ask(question, min_confidence=default.confidence)
+    above = seed_index.ask(question, min_confidence=min(1.0, default.confidence + 1e-6))
+    assert not at.abstained and at.text == default.text
+    assert above.abstained and not above.citations and above.confidence == default.confidence
+    refused = seed_index.ask("What is the capital of France?")
+    assert refused.abstained and 0.0 < refused.confidence < seed_index.answerer.threshold()
+    anyway = seed_index.ask("What is the capital of France?", min_confidence=0.0)
+    assert_cited_verbatim(anyway)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        seed_index.ask(question, min_confidence=1.5)
+
+
 def test_follow_up_uses_the_previous_question(seed_index: qa.Index) -> None:
     answer = seed_index.ask("What did he say about the agreements?", history=["Who is Li Qiang?"])
     assert_cited_verbatim(answer)

@@ -131,6 +131,16 @@ def test_abstains_plainly(client: Client) -> None:
     assert answer["related"] and "[1]" not in answer["text"]
 
 
+def test_min_confidence_answers_anyway_or_refuses(client: Client) -> None:
+    refused = client.predict(ABSTAIN, api_name="/ask")
+    anyway = client.predict(ABSTAIN, [], 0.0, api_name="/ask")
+    assert anyway["abstained"] is False and anyway["citations"]
+    assert anyway["confidence"] == refused["confidence"] > 0
+    assert client.predict(TRADE, [], 1.0, api_name="/ask")["abstained"] is True
+    with pytest.raises(Exception, match="between 0 and 1"):
+        client.predict(TRADE, [], 7, api_name="/ask")
+
+
 @pytest.mark.parametrize(("question", "message"), [("", "empty"), ("x" * 10_000, "too long")])
 def test_bad_questions_are_messages(client: Client, question: str, message: str) -> None:
     with pytest.raises(Exception, match=message):

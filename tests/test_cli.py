@@ -49,11 +49,25 @@ def test_search_modes_and_json(seed_index: qa.Index) -> None:
         assert len(hits) == 2 and "34 percent" in hits[0]["text"]
 
 
+def test_ask_min_confidence_refuses_or_answers_anyway(seed_index: qa.Index) -> None:
+    question = "What is the capital of France?"
+    index = ["--index", str(seed_index.path), "--json"]
+    refused = json.loads(runner.invoke(app, ["ask", question, *index]).output)
+    anyway = json.loads(runner.invoke(app, ["ask", question, *index,
+                                            "--min-confidence", "0"]).output)
+    assert refused["abstained"] and not anyway["abstained"] and anyway["citations"]
+    assert anyway["confidence"] == refused["confidence"] > 0
+    bad = runner.invoke(app, ["ask", question, *index, "--min-confidence", "2"])
+    assert bad.exit_code == 2 and "min-confidence" in bad.output
+
+
 def test_info_describes_the_index(seed_index: qa.Index) -> None:
     result = runner.invoke(app, ["info", "--index", str(seed_index.path)])
     assert result.exit_code == 0
     assert "all-MiniLM-L6-v2" in result.output and "2 articles" in result.output
     assert "up to date" in result.output
+    threshold = seed_index.answerer.threshold()
+    assert f"abstains: below confidence {threshold:.3f}" in result.output
 
 
 def test_build_then_rebuild_only_when_needed(tmp_path: Path) -> None:

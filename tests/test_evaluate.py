@@ -16,6 +16,7 @@ from qa.evaluate import (
     ArticleTexts,
     ModeReport,
     Question,
+    abstention_curve,
     citations_valid,
     contains_answer,
     evaluate,
@@ -26,7 +27,7 @@ from qa.evaluate import (
     load_questions,
     sample_questions,
 )
-from qa.protocol import SetReport, format_reports
+from qa.protocol import EvalSet, SetReport, evaluate_set, format_reports
 from qa.schema import Answer, Citation, Hit
 from qa.squad import SQUAD_CHUNK, read_squad, write_squad
 
@@ -51,8 +52,8 @@ def cite(h: Hit, quote: str, offset: int = 0) -> Citation:
 
 
 def answer(text: str, hits: Sequence[Hit], *, abstained: bool = False,
-           citations: Sequence[Citation] = ()) -> Answer:
-    return Answer("q", text, tuple(citations), abstained, tuple(hits), 0.5)
+           citations: Sequence[Citation] = (), confidence: float = 0.5) -> Answer:
+    return Answer("q", text, tuple(citations), abstained, tuple(hits), confidence)
 
 
 class CannedIndex:
@@ -116,8 +117,8 @@ def test_evaluate_mode_arithmetic() -> None:
     canned = {
         "q1": answer("It is 42 [1]", [good], citations=[cite(good, "The answer is 42.")]),
         "q2": answer("No idea [1]", [other, hit("x", rank=2), hit(gold, rank=3)]),
-        "q3": answer("I could not find", [other], abstained=True),
-        "u1": answer("I could not find", [other], abstained=True),
+        "q3": answer("I could not find", [other], abstained=True, confidence=0.1),
+        "u1": answer("I could not find", [other], abstained=True, confidence=0.0),
         "u2": answer("Nothing [1]", [other], citations=[cite(other, "Nothing here!")]),
     }
     r = evaluate_mode(CannedIndex(canned), questions, "hybrid", ks=(1, 3, 5))  # type: ignore[arg-type]
@@ -131,6 +132,41 @@ def test_evaluate_mode_arithmetic() -> None:
     assert r.citation_validity == pytest.approx(4 / 5)
     assert [m["why"] for m in r.misses] == ["rank", "abstained", "answered"]
     assert "misses" not in r.to_dict(misses=False)
+    assert r.confidences == [0.5, 0.5, 0.1, 0.0, 0.5]  # in the order asked
+
+
+def test_a_protocol_set_pairs_each_question_with_its_removal() -> None:
+    """The curve of a set reads each answerable question's confidence with its article
+    present against the same question's with it removed (questions without a source and
+    unanswerable ones are not asked again)."""
+    other = hit("Nothing here.", rank=1)
+    questions = [Question("q1", ("42",), source="a"), Question("q2", ("42",)),
+                 Question("q3", ("42",), source="b"), Question("u1", ())]
+    present = {q.question: answer("x [1]", [other], confidence=c)
+               for q, c in zip(questions, (0.9, 0.05, 0.4, 0.3), strict=True)}
+    removed = {"q1": answer("I could not find", [other], abstained=True, confidence=0.2),
+               "q3": answer("y [1]", [other], confidence=0.7)}
+    s = EvalSet("mine", "held-out", CannedIndex(present), questions,  # type: ignore[arg-type]
+                removed=CannedIndex(removed))  # type: ignore[arg-type]
+    out = evaluate_set(s)
+    assert out.removal_questions == 2 and out.removal_abstain == pytest.approx(1 / 2)
+    at = {round(t, 2): (fa, ab) for t, fa, ab in out.curve}
+    assert at[0.3] == (0.0, 1 / 2)  # q1 0.9 / 0.2, q3 0.4 / 0.7
+    assert at[0.5] == (1 / 2, 1 / 2) and at[0.8] == (1 / 2, 1.0)
+    assert out.to_dict()["curve"][15] == [0.3, 0.0, 0.5]
+    written = evaluate_set(EvalSet("v2", "held-out", CannedIndex(present), questions))  # type: ignore[arg-type]
+    assert {round(t, 2): (fa, ab) for t, fa, ab in written.curve}[0.36] == (1 / 3, 1.0)
+
+
+def test_abstention_curve_is_what_each_threshold_would_refuse() -> None:
+    answerable, unanswerable = [0.9, 0.6, 0.3, 0.0], [0.5, 0.2]
+    curve = {t: (fa, ab) for t, fa, ab in abstention_curve(answerable, unanswerable,
+                                                           (0.0, 0.25, 0.55, 1.0))}
+    assert curve[0.0] == (1 / 4, 0.0)  # no candidate sentence (0.0): refused whatever
+    assert curve[0.25] == (1 / 4, 1 / 2)
+    assert curve[0.55] == (2 / 4, 1.0)
+    assert curve[1.0] == (1.0, 1.0)
+    assert [round(t, 2) for t, _, _ in abstention_curve([0.5], [0.5])][:3] == [0.0, 0.02, 0.04]
 
 
 def test_table_and_misses_are_readable() -> None:
