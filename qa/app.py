@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
@@ -36,7 +37,8 @@ MAX_TURNS = 50  # turns kept in the conversation saved in the browser
 HISTORY_TURNS = 10  # earlier turns passed to the engine to resolve follow-up questions
 ENGINE = "engine"  # the concurrency group of every event that calls the engine
 DEFAULT_SETTINGS: dict[str, Any] = dict(k=5, mode="hybrid", articles=[], date_from="", date_to="",
-                                        written=False)
+                                        min_confidence=None, written=False)
+"""The page's controls, in their order; min_confidence None is the trained threshold."""
 # Gradio's bundled Source Sans Pro SemiBold lacks most glyphs: semibold text uses Bold.
 FONTS = (gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
          "system-ui", "sans-serif")
@@ -81,7 +83,21 @@ def search_options(settings: dict[str, Any] | None) -> dict[str, Any]:
         raise page_error(f"Retrieval mode must be one of {', '.join(MODES)}, not {s['mode']!r}.")
     return {"k": max(1, int(s["k"])), "mode": s["mode"], "sources": list(s["articles"]) or None,
             "date_from": _iso_date(s["date_from"], "From"),
-            "date_to": _iso_date(s["date_to"], "To")}
+            "date_to": _iso_date(s["date_to"], "To"),
+            "min_confidence": _confidence(s["min_confidence"])}
+
+
+def _confidence(value: Any) -> float | None:
+    """A threshold between 0 and 1, or None (the trained one); a `gr.Error` otherwise."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan  # fails the range check below
+    if not 0.0 <= number <= 1.0:
+        raise page_error(f"min_confidence must be between 0 and 1, not {value!r}.")
+    return number
 
 
 def engine_history(turns: Sequence[render.Turn]) -> list[tuple[str, str]]:
@@ -184,11 +200,9 @@ def ask_endpoint(index: Index, llm: LLM | None = None) -> Callable[..., dict[str
             it fell back
         """
         turns = [h if isinstance(h, str) else tuple(h) for h in (history or [])]
-        if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
-            raise page_error(f"min_confidence must be between 0 and 1, not {min_confidence!r}.")
+        threshold = _confidence(min_confidence)
         return render.api_record(engine_call(lambda: index.ask(
-            question, history=turns, llm=llm,
-            min_confidence=None if min_confidence is None else float(min_confidence))))
+            question, history=turns, llm=llm, min_confidence=threshold)))
 
     return ask
 
@@ -254,7 +268,8 @@ def theme() -> gr.themes.Base:
 
 
 def _controls(index: Index) -> list[Any]:
-    """The retrieval controls: passages, mode, articles, date range."""
+    """The retrieval controls: passages, mode, articles, date range, and the confidence
+    below which the bot abstains (starting at the trained threshold)."""
     dates = sorted(p.date for p in index.passages if p.date)
     with gr.Accordion("Search settings", open=False):
         with gr.Row():
@@ -267,7 +282,11 @@ def _controls(index: Index) -> list[Any]:
         with gr.Row():
             date_from = gr.Textbox(label="From date", placeholder=first)
             date_to = gr.Textbox(label="To date", placeholder=last)
-    return [k, mode, articles, date_from, date_to]
+        caution = gr.Slider(0, 1, value=round(index.answerer.threshold(), 2), step=0.01,
+                            label="Answer only when this sure (lower: more answers, more of "
+                                  "them wrong; higher: more refusals)",
+                            elem_id="qa-min-confidence")
+    return [k, mode, articles, date_from, date_to, caution]
 
 
 def _chat_column(examples: list[str]) -> tuple[Any, Any, Any, Any]:

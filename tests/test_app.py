@@ -220,6 +220,10 @@ def test_settings_are_validated(seed_index: qa.Index) -> None:
     turn = list(handlers.respond(TRADE, [], only_second))[-1][-1][0]
     assert all(h["source"].endswith("001_e2c74f9a2f197b54.txt")
                for h in [c["passage"] for c in turn["citations"]] + turn["related"])
+    with pytest.raises(gr.Error, match="between 0 and 1"):
+        handlers.answer(ABSTAIN, [], {"min_confidence": "lots"})
+    assert handlers.answer(ABSTAIN, [], {"min_confidence": 0.0}).citations
+    assert handlers.answer(TRADE, [], {"min_confidence": 1.0}).abstained
     late = {"date_from": "2023-06-01", "date_to": "2023-12-31"}
     turn = list(handlers.respond(TRADE, [], late))[-1][-1][0]
     assert all((c["date"] or "") >= "2023-06-01" for c in turn["citations"])

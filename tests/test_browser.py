@@ -170,6 +170,22 @@ def test_examples_abstention_and_errors_show_in_the_page(seed_chat: Chat) -> Non
     seed_chat.check_offline()
 
 
+def test_confidence_slider_answers_what_was_refused(seed_chat: Chat) -> None:
+    """The settings' confidence slider starts at the trained threshold; at 0 the bot quotes
+    its best guess for a question it refused, in this tab only."""
+    page = seed_chat.page
+    assert "could not find" in seed_chat.ask(ABSTAIN).inner_text().lower()
+    page.get_by_text("Search settings").click()
+    number = page.locator("#qa-min-confidence input[type=number]")
+    assert float(number.input_value()) > 0
+    number.fill("0")
+    with page.expect_response(lambda r: "/run/predict" in r.url  # the settings' update
+                              and '"hybrid"' in (r.request.post_data or "")):
+        number.press("Enter")
+    assert "[1]" in seed_chat.ask(ABSTAIN).inner_text()
+    assert seed_chat.sources().locator(".qa-card.qa-cited").count() >= 1
+
+
 def test_corpus_markup_runs_nothing(browser: Any, xss_url: str) -> None:
     chat = Chat(browser, xss_url)
     try:
