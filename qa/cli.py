@@ -289,14 +289,14 @@ def _print_models(manifest: dict[str, Any]) -> None:
     the user's CrossEncoder if there is one."""
     from .models import Models
 
-    now = Models.load().describe()
+    models = Models.load()
+    now = models.describe()
     built = manifest.get("models")
     typer.echo("ranking:  " + ", ".join(f"{k} {v}" for k, v in now.items()) +
                ("" if built in (None, now) else " (the index was built beside "
                 + ", ".join(f"{k} {v}" for k, v in built.items()) + ")"))
-    answerable = Models.load().answerable
-    if answerable is not None:
-        typer.echo(f"abstains: below confidence {answerable.threshold:.3f} (trained; "
+    if models.answerable is not None:
+        typer.echo(f"abstains: below confidence {models.answerable.threshold:.3f} (trained; "
                    "qa ask --min-confidence overrides)")
     if manifest.get("reranker"):
         from .cross import CROSS_DEPTH

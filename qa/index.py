@@ -286,7 +286,7 @@ class Index:
             min_confidence: abstain when `Answer.confidence` is below this (0 to 1). By
                 default, the answerability model's threshold (`qa info` prints it): lower
                 answers more questions and more of them wrongly, higher refuses more
-                (docs/evaluation.md shows the trade on held-out questions).
+                (docs/benchmarks.md shows the trade on held-out questions).
         """
         question = check_question(question)
         if k < 1:
