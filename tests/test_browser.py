@@ -176,12 +176,13 @@ def test_confidence_slider_answers_what_was_refused(seed_chat: Chat) -> None:
     page = seed_chat.page
     assert "could not find" in seed_chat.ask(ABSTAIN).inner_text().lower()
     page.get_by_text("Search settings").click()
-    number = page.locator("#qa-min-confidence input[type=number]")
-    assert float(number.input_value()) > 0
-    number.fill("0")
-    with page.expect_response(lambda r: "/run/predict" in r.url  # the settings' update
-                              and '"hybrid"' in (r.request.post_data or "")):
-        number.press("Enter")
+    slider = page.locator("#qa-min-confidence input[type=range]")
+    assert float(slider.input_value()) > 0
+    slider.focus()
+    with page.expect_response(lambda r: "/run/predict" in r.url  # the settings, slider at 0
+                              and ',0,false]' in (r.request.post_data or "")):
+        slider.press("Home")
+    assert slider.input_value() == "0"
     assert "[1]" in seed_chat.ask(ABSTAIN).inner_text()
     assert seed_chat.sources().locator(".qa-card.qa-cited").count() >= 1
 
