@@ -3,8 +3,9 @@
 The sentences of the best-ranked passages are scored by a small logistic model trained on
 tuning data (qa/models/sentences.json; features in SENTENCE_FEATURES: the question's
 cosine with the sentence's stored vector, how much of the question's weight the sentence,
-its neighbour and its passage cover, whether it holds the kind of thing asked for, and the
-passage's rank). A second logistic model (qa/models/answerable.json, ANSWER_FEATURES)
+its neighbour and its passage cover, whether it holds the kind of thing asked for, the
+passage's rank, and the sentence reader's reading of the pair, qa.reader).
+A second logistic model (qa/models/answerable.json, ANSWER_FEATURES)
 turns the evidence into the probability that the articles hold the answer at all; below
 its threshold, chosen on tuning data, the bot abstains and lists the closest passages.
 """
@@ -29,7 +30,7 @@ ABSTAIN_TEXT = ("I could not find an answer to that in the articles. "
                 "The closest passages are listed as related reading.")
 
 SENTENCE_FEATURES = ("cos", "cos_gap", "cov", "cov_before", "cov_passage", "type", "score_gap",
-                     "rank", "position", "words", "novelty")
+                     "rank", "position", "words", "novelty", "reader", "reader_gap")
 ANSWER_FEATURES = ("score", "margin", "sentence", "sentence_cos", "sentence_cov", "cos",
                    "sent_cos", "cov_context", "missing", "unknown", "terms", "type",
                    "rank_dense", "rank_bm25", "rank_sentence", "same_article")
@@ -70,12 +71,19 @@ class Sentence:
     features: tuple[float, ...]
 
 
+Reader = Callable[[str, Sequence[str]], "np.ndarray"]
+"""Scores (question, sentence) pairs: qa.reader.SentenceReader.score."""
+
+
 def candidate_sentences(ranking: Ranking, hits: Sequence[Hit], terms: Terms,
-                        before: Callable[[int], str], passages: int) -> list[Sentence]:
+                        before: Callable[[int], str], passages: int,
+                        reader: Reader | None = None) -> list[Sentence]:
     """The sentences of the top `passages` passages, with SENTENCE_FEATURES.
 
     `before(row)` is the text just before passage `row` in its article (the end of the
     passage before it), which may name what "the sides" in a first sentence are.
+    `reader` reads each sentence with the question (features "reader", its logit, and
+    "reader_gap", that minus the best one's; both 0 without a reader).
     """
     query = ranking.query
     col = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
@@ -98,7 +106,11 @@ def candidate_sentences(ranking: Ranking, hits: Sequence[Hit], terms: Terms,
                 cov_passage, terms.type_match(query.qtype, text, query.names), score_gap,
                 math.log1p(r), math.log1p(j), math.log1p(len(text.split())), novelty)))
             previous = own
-    return out
+    read = reader(query.text, [c.text for c in out]) if reader is not None and out else None
+    top_read = float(max(read)) if read is not None else 0.0
+    return [Sentence(c.hit, c.start, c.end, c.text, c.rank, (
+        *c.features, float(read[i]) if read is not None else 0.0,
+        float(read[i]) - top_read if read is not None else 0.0)) for i, c in enumerate(out)]
 
 
 def answer_features(ranking: Ranking, best: Sentence, best_prob: float,
@@ -176,8 +188,9 @@ class ExtractiveAnswerer:
         return self._judge(ranking, cands, self.sentence_probabilities(cands)) if cands else 0.0
 
     def _candidates(self, ranking: Ranking, top_hits: Sequence[Hit]) -> list[Sentence]:
+        reader = self.models.reader if self.models.reads_reader else None
         return candidate_sentences(ranking, top_hits, self.terms, self.before,
-                                   self.config.passages)
+                                   self.config.passages, reader.score if reader else None)
 
     def _judge(self, ranking: Ranking, cands: Sequence[Sentence], probs: np.ndarray) -> float:
         """The answerability of `ranking`, read with its most likely sentence."""

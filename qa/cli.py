@@ -484,9 +484,10 @@ def eval_(
 
 
 def _register() -> None:
-    from .cli_protocol import train_command
+    from .cli_protocol import train_command, train_reader_command
 
     app.command("train")(train_command)
+    app.command("train-reader")(train_reader_command)
 
 
 _register()

@@ -21,12 +21,16 @@ from .errors import ModelLoadError
 if TYPE_CHECKING:
     import numpy as np
 
+    from .reader import SentenceReader
+
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 RANKER_FILE = "ranker.txt"
 SENTENCE_FILE = "sentences.json"
 ANSWERABLE_FILE = "answerable.json"
+READER_FILE = "reader.onnx"
+READER_INFO = "reader.json"
 
 
 def file_digest(path: Path) -> str:
@@ -239,26 +243,44 @@ class Models:
     ranker: TreeModel | None = None
     sentences: LinearModel | None = None
     answerable: LinearModel | None = None
+    reader: SentenceReader | None = None
 
     @classmethod
     def load(cls, directory: Path = MODELS_DIR) -> Models:
         """The models saved in `directory` (default: the ones shipped with qa)."""
         from .answer import ANSWER_FEATURES, SENTENCE_FEATURES
         from .features import PASSAGE_FEATURES
+        from .reader import SentenceReader
 
         ranker = directory / RANKER_FILE
         sentences = directory / SENTENCE_FILE
         answerable = directory / ANSWERABLE_FILE
-        return cls(
+        reader = directory / READER_FILE
+        models = cls(
             TreeModel(ranker, PASSAGE_FEATURES) if ranker.exists() else None,
             read_linear(sentences, SENTENCE_FEATURES) if sentences.exists() else None,
-            read_linear(answerable, ANSWER_FEATURES) if answerable.exists() else None)
+            read_linear(answerable, ANSWER_FEATURES) if answerable.exists() else None,
+            SentenceReader(reader) if reader.exists() else None)
+        if models.reads_reader and models.reader is None:
+            raise ModelLoadError(f"{sentences} reads the sentence reader, but {reader} is "
+                                 "missing; run `qa train-reader` (then `qa train`)")
+        return models
+
+    @property
+    def reads_reader(self) -> bool:
+        """Whether the sentence scorer gives the sentence reader's features any weight
+        (the shipped one does not: docs/training.md says why)."""
+        return self.sentences is not None and any(
+            w != 0.0 for name, w in zip(self.sentences.features, self.sentences.weights,
+                                        strict=True) if name.startswith("reader"))
 
     def describe(self) -> dict[str, str | None]:
         """Which models these are (file digests), for the manifest and `qa info`."""
         out: dict[str, str | None] = {"ranker": None, "sentences": None, "answerable": None}
         if self.ranker is not None:
             out["ranker"] = f"lightgbm:{file_digest(self.ranker.path)}"
+        if self.reader is not None and self.reads_reader:
+            out["reader"] = f"onnx:{file_digest(self.reader.graph)}"
         for name in ("sentences", "answerable"):
             model = getattr(self, name)
             if model is not None:

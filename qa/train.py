@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .answer import ANSWER_FEATURES, SENTENCE_FEATURES, answer_features, candidate_sentences
+from .answer import (
+    ANSWER_FEATURES,
+    SENTENCE_FEATURES,
+    Reader,
+    answer_features,
+    candidate_sentences,
+)
 from .evaluate import Question, contains_answer, is_gold
 from .features import PASSAGE_FEATURES
 from .models import (
     ANSWERABLE_FILE,
     RANKER_FILE,
+    READER_FILE,
     SENTENCE_FILE,
     LinearModel,
     Models,
@@ -215,14 +222,35 @@ def _index_of(sets: Sequence[TuningSet], a: _Asked) -> Index:
     return s.removed if a.removed and s.removed is not None else s.index
 
 
+class _RememberingReader:
+    """The sentence reader, scoring each (question, sentence) pair once: cross-fitting
+    ranks a question's candidates again and again, mostly into the same sentences."""
+
+    def __init__(self, reader: Reader | None) -> None:
+        self.reader = reader
+        self.seen: dict[tuple[str, str], float] = {}
+
+    def __call__(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if self.reader is None:
+            return np.zeros(len(texts))
+        new = [t for t in dict.fromkeys(texts) if (question, t) not in self.seen]
+        if new:
+            self.seen.update(zip(((question, t) for t in new), map(float, self.reader(question, new)),
+                                 strict=True))
+        return np.asarray([self.seen[question, t] for t in texts])
+
+
 def _sentences(sets: Sequence[TuningSet], a: _Asked, ranking: Ranking,
-               passages: int) -> tuple[list[Any], np.ndarray]:
+               passages: int, reader: Reader) -> tuple[list[Any], np.ndarray]:
     """Candidate sentences of a ranking and whether each holds the answer."""
     import numpy as np
 
     index = _index_of(sets, a)
     hits = index._hits(ranking, passages)
-    cands = candidate_sentences(ranking, hits, index._terms, index._text_before, passages)
+    cands = candidate_sentences(ranking, hits, index._terms, index._text_before, passages,
+                                reader)
     q = a.question
     labels = np.asarray([q.answerable and not a.removed and is_gold(c.hit, q) and
                          contains_answer(c.text, q.answers) for c in cands], dtype=np.int8)
@@ -240,7 +268,8 @@ def _fit_sentences(rows: Sequence[tuple[list[Any], np.ndarray, float]],
 
 
 def _cross_fit(sets: Sequence[TuningSet], asked: Sequence[_Asked], config: TrainConfig,
-               passages: int, progress: Progress | None) -> list[tuple[_Asked, list[float]]]:
+               passages: int, reader: Reader,
+               progress: Progress | None) -> list[tuple[_Asked, list[float]]]:
     """Answer features of every asked question, from a ranker and a sentence scorer that
     were trained on the other folds."""
     import numpy as np
@@ -253,12 +282,12 @@ def _cross_fit(sets: Sequence[TuningSet], asked: Sequence[_Asked], config: Train
         for a in train:
             if not a.removed and a.question.answerable:
                 ranking, _ = _reranked(a, booster)
-                cands, labels = _sentences(sets, a, ranking, passages)
+                cands, labels = _sentences(sets, a, ranking, passages, reader)
                 rows.append((cands, labels, sets[a.set].weight))
         scorer = _fit_sentences(rows, config)
         for a in (a for a in asked if a.fold == f):
             ranking, labels = _reranked(a, booster)
-            cands, _ = _sentences(sets, a, ranking, passages)
+            cands, _ = _sentences(sets, a, ranking, passages, reader)
             if not cands:
                 continue
             probs = scorer.probability(np.asarray([c.features for c in cands]))
@@ -285,11 +314,15 @@ def _threshold(probs: np.ndarray, positive: np.ndarray, max_false: float) -> flo
 def train(sets: Sequence[TuningSet], out: Path, config: TrainConfig = TrainConfig(), *,
           progress: Progress | None = None) -> TrainReport:
     """Fit and save the three models into `out` (ranker.txt, sentences.json,
-    answerable.json) and report how they did on the tuning data, cross-fitted."""
+    answerable.json) and report how they did on the tuning data, cross-fitted. The
+    sentence reader in `out` (reader.onnx, `qa train-reader`) is read, if there is one."""
+    from .reader import SentenceReader
 
     t0 = time.perf_counter()
     asked = collect(sets, removal=True, progress=progress)
-    report = fit_all(sets, asked, out, config, progress=progress)
+    reader = SentenceReader(out / READER_FILE) if (out / READER_FILE).exists() else None
+    report = fit_all(sets, asked, out, config, progress=progress,
+                     reader=reader.score if reader else None)
     report.seconds = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n",
                                        encoding="utf-8")
@@ -298,12 +331,14 @@ def train(sets: Sequence[TuningSet], out: Path, config: TrainConfig = TrainConfi
 
 def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
             config: TrainConfig = TrainConfig(), *,
-            progress: Progress | None = None) -> TrainReport:
-    """The fitting half of `train`, from questions already asked (`collect`)."""
+            progress: Progress | None = None, reader: Reader | None = None) -> TrainReport:
+    """The fitting half of `train`, from questions already asked (`collect`); `reader`
+    scores (question, sentence) pairs for the sentence features (none: they are 0)."""
     import copy
 
     import numpy as np
 
+    remembering = _RememberingReader(reader)
     asked = [copy.copy(a) for a in asked]
     report = TrainReport(questions={s.name: len(s.questions) for s in sets})
     _folds(asked, config)
@@ -312,7 +347,7 @@ def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
         report.hybrid_recall_at_1[s.name] = float(np.mean([a.labels[0] for a in present])) \
             if present else 0.0
     passages = sets[0].index.answerer.config.passages
-    features = _cross_fit(sets, asked, config, passages, progress)
+    features = _cross_fit(sets, asked, config, passages, remembering, progress)
     for n, s in enumerate(sets):
         present = [a for a, _ in features
                    if a.set == n and not a.removed and a.question.answerable]
@@ -330,7 +365,7 @@ def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
     threshold = _threshold(oof, y, config.max_false_abstain)
     report.threshold = threshold
     _abstention(report, sets, [a for a, _ in features], oof < threshold)
-    _save(sets, asked, x, y, w, threshold, out, config, passages)
+    _save(sets, asked, x, y, w, threshold, out, config, passages, remembering)
     report.files = {name: file_digest(out / name)
                     for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE)}
     return report
@@ -356,7 +391,7 @@ def _abstention(report: TrainReport, sets: Sequence[TuningSet], asked: Sequence[
 
 def _save(sets: Sequence[TuningSet], asked: Sequence[_Asked], x: np.ndarray, y: np.ndarray,
           w: np.ndarray, threshold: float, out: Path, config: TrainConfig,
-          passages: int) -> None:
+          passages: int, reader: Reader) -> None:
     """The final models, each trained on all the tuning data."""
     import dataclasses
 
@@ -369,7 +404,7 @@ def _save(sets: Sequence[TuningSet], asked: Sequence[_Asked], x: np.ndarray, y: 
     rows = []
     for a in asked:  # rankings by a ranker that did not see the question (`_cross_fit`)
         if not a.removed and a.question.answerable:
-            cands, labels = _sentences(sets, a, a.ranking, passages)
+            cands, labels = _sentences(sets, a, a.ranking, passages, reader)
             rows.append((cands, labels, sets[a.set].weight))
     write_linear(_fit_sentences(rows, config), out / SENTENCE_FILE)
     answerable = fit_logistic(x, y, w, ANSWER_FEATURES, config.seed)

@@ -137,3 +137,37 @@ def llm(llama_server: Any) -> qa.LLM:
     from tests.llama_server import MODEL_ALIAS
 
     return qa.LLM(llama_server.url, MODEL_ALIAS, api_key=LLAMA_KEY, timeout=120.0, max_tokens=120)
+
+
+@pytest.fixture(scope="session")
+def reader_groups() -> list[tuple[str, list[str]]]:
+    """Six questions about the March seed article, each with its answer sentence first and
+    three other sentences of the article: training groups for the sentence reader."""
+    from qa.text import sentences
+
+    text = (SEEDS / "000_ed18d489a2ac6f1b.txt").read_text(encoding="utf-8")
+    every = [text[s:e] for s, e in sentences(text)]
+    out = []
+    for question, answer in [("How much did trade grow?", "34 percent"),
+                             ("Which president visited in 2022?", "Xi Jinping"),
+                             ("What is China's share of Kazakhstan's trade?", "18 percent"),
+                             ("How many joint projects are there?", "52 joint"),
+                             ("What did Smailov ask for cargo carriers?", "visas"),
+                             ("How many check points have green corridors?", "two of the five")]:
+        positive = next(s for s in every if answer in s)
+        out.append((question, [positive, *[s for s in every if s != positive][:3]]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_reader(reader_groups: list[tuple[str, list[str]]],
+                tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sentence reader really trained (2 steps; `qa.train_reader`) and exported to int8
+    ONNX: the reader file `qa train-reader` writes (qa/models ships none)."""
+    from qa.models import READER_FILE
+    from qa.train_reader import ReaderConfig, train_reader
+
+    out = tmp_path_factory.mktemp("reader")
+    train_reader(reader_groups[:4], reader_groups[4:], out,
+                 ReaderConfig(steps=2, per_step=2, group=4, kept_back=2, news_repeat=2))
+    return out / READER_FILE

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import qa
+from qa.errors import ModelLoadError
 from qa.evaluate import load_questions
-from qa.models import ANSWERABLE_FILE, RANKER_FILE, SENTENCE_FILE, Models
+from qa.models import ANSWERABLE_FILE, RANKER_FILE, READER_FILE, SENTENCE_FILE, Models
 from qa.train import TrainConfig, TuningSet, train
 
 from .conftest import DATA, SEEDS
@@ -34,7 +35,9 @@ def tiny_sets(seed_index: qa.Index, embedder: object,
 
 
 def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp_path: Path,
-                                                 seed_index: qa.Index, embedder: object) -> None:
+                                                 seed_index: qa.Index, embedder: object,
+                                                 tiny_reader: Path) -> None:
+    shutil.copy(tiny_reader, tmp_path / READER_FILE)  # what qa train-reader writes
     report = train(tiny_sets, tmp_path, TrainConfig(trees=20))
     for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, "training.json"):
         assert (tmp_path / name).stat().st_size > 0
@@ -47,6 +50,7 @@ def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp
     answer = index.ask("How much did trade between Kazakhstan and China grow in 2022?")
     assert "34 percent" in answer.text and answer.citations
     assert 0.0 <= answer.confidence <= 1.0
+    assert index.models.reads_reader and index.models.describe()["reader"].startswith("onnx:")
 
 
 def test_training_is_reproducible(tiny_sets: list[TuningSet], tmp_path: Path) -> None:
@@ -62,6 +66,15 @@ def test_the_shipped_models_load_and_match_the_features() -> None:
     assert models.ranker is not None and models.sentences is not None
     assert models.answerable is not None and 0.0 < models.answerable.threshold < 1.0
     assert all(v for v in models.describe().values())
+
+
+def test_models_whose_sentence_scorer_reads_a_missing_reader_are_refused(
+        tiny_sets: list[TuningSet], tiny_reader: Path, tmp_path: Path) -> None:
+    shutil.copy(tiny_reader, tmp_path / READER_FILE)
+    train(tiny_sets, tmp_path, TrainConfig(trees=20))
+    (tmp_path / READER_FILE).unlink()
+    with pytest.raises(ModelLoadError, match="qa train-reader"):
+        Models.load(tmp_path)
 
 
 def test_qa_train_without_the_train_extra_says_what_to_install(
