@@ -180,8 +180,7 @@ def train_reader(squad: Sequence[Group], news: Sequence[Group], out: Path,
     model.train()
     average = None
     for step in range(steps):
-        at = (step * config.per_step) % len(train)
-        batch = (train + train)[at: at + config.per_step]
+        batch = [train[(step * config.per_step + i) % len(train)] for i in range(config.per_step)]
         shuffled, target = [], []
         for q, group in batch:  # the answer's place carries nothing
             order = list(range(len(group)))
