@@ -26,6 +26,7 @@ from .errors import (
 )
 from .index import Index
 from .llm import LLM
+from .models import Models
 from .schema import Answer, Article, Citation, Hit, Passage
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "LLM",
     "LLMError",
     "ModelLoadError",
+    "Models",
     "Passage",
     "QAError",
     "QuestionError",

@@ -100,7 +100,8 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
           backend: str | None = None, force: bool = False, skip_bad: bool = False, embedder: Any = None,
           progress: Progress | None = None,
           vector_cache: Mapping[str, Known] | None = None, read: ReadOptions | None = None,
-          extracted: Mapping[str, Extracted] | None = None, reranker: str | None = None) -> Index:
+          extracted: Mapping[str, Extracted] | None = None, reranker: str | None = None,
+          models: Models | None = None) -> Index:
     """Read `sources`, split, embed and index them into `index_dir`, and return the index.
 
     An existing index built from the same sources and settings is loaded instead of
@@ -131,6 +132,8 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
             one the index in `index_dir` already names, if any.
         read: the text column of tables and the limits on reading a source.
         extracted: sources already read, by resolved path or address (see `read_sources`).
+        models: the trained ranker and answer models to query with (default: the ones
+            shipped in qa/models; `qa.Models()` for none), recorded in the manifest.
     """
     read = read or ReadOptions()
     path = Path(index_dir)
@@ -150,7 +153,7 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
     reason = "forced" if force else store.rebuild_reason(path, corpus.files, config.fingerprint())
     if reason is None:
         logger.info("index in %s is up to date", path)
-        return _with_reranker(load(path, embedder=embedder), reranker)
+        return _with_reranker(load(path, embedder=embedder, models=models), reranker)
     _refuse_foreign_dir(path)
     logger.info("building index in %s: %s", path, reason)
     previous = None if force else _previous(path)
@@ -171,8 +174,9 @@ def build(sources: Sequence[str | os.PathLike[str]] | Corpus,
            for p, k in zip(passages, reused, strict=True)]
     spans = [passage_spans(p, t, o) for p, t, o in zip(passages, texts, own, strict=True)]
     vectors, blocks = _encode_new(embedder, texts, spans, reused, config.batch_size, progress)
+    models = models if models is not None else Models.load()
     return _with_reranker(_write(path, config, embedder, corpus, passages, vectors, blocks,
-                                 own, _token_lines(passages, own, reused)), reranker)
+                                 own, _token_lines(passages, own, reused), models), reranker)
 
 
 def _recorded_reranker(path: Path) -> str | None:
@@ -369,7 +373,8 @@ def _token_lines(passages: Sequence[Passage], own: Sequence[Sequence[tuple[int, 
 def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
            passages: list[Passage], vectors: np.ndarray, blocks: Sequence[np.ndarray],
            spans: Sequence[Sequence[tuple[int, int]]] | None = None,
-           terms: Sequence[Sequence[str]] | None = None) -> Index:
+           terms: Sequence[Sequence[str]] | None = None,
+           models: Models | None = None) -> Index:
     import numpy as np
 
     from .articles import ARTICLES, format_counts, write_articles
@@ -391,13 +396,13 @@ def _write(path: Path, config: BuildConfig, embedder: Any, corpus: Corpus,
         if exact is not None:
             np.save(tmp / VECTORS_FILE, vectors)
         manifest = store.make_manifest(tmp, settings=config.fingerprint(),
-                                       models=Models.load().describe(),
+                                       models=(models or Models()).describe(),
                                        dimension=embedder.dimension, files=corpus.files,
                                        passages=len(passages), articles=len(corpus.articles),
                                        faiss_type=kind, formats=format_counts(corpus.articles))
         store.write_json(tmp / store.MANIFEST, manifest)
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-                 embedder=embedder, sentences=sentence_index, exact=exact)
+                 embedder=embedder, sentences=sentence_index, exact=exact, models=models)
 
 
 def make_indexes(vectors: np.ndarray, passages: Sequence[Passage], kind: str = "flat",
@@ -422,7 +427,8 @@ def _save(directory: Path, dense: Any, bm25: Any, passages: Sequence[Passage]) -
 
 
 def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None = None,
-         embedder: Any = None, check_sources: bool = True) -> Index:
+         embedder: Any = None, check_sources: bool = True,
+         models: Models | None = None) -> Index:
     """Open the index saved in `index_dir`.
 
     Args:
@@ -430,6 +436,7 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
         model: the model the caller expects; must match the one the index was built with.
         embedder: an already loaded model to reuse.
         check_sources: refuse an index whose source files changed since it was built.
+        models: the trained models to query with (default: the ones shipped in qa/models).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError, IndexStaleError.
@@ -471,7 +478,7 @@ def load(index_dir: str | os.PathLike[str] = DEFAULT_INDEX, *, model: str | None
                                 "run `qa build --force`") from None
     return Index(path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
                  embedder=embedder, sentences=sentence_index,
-                 exact=_exact_vectors(path, len(passages)))
+                 exact=_exact_vectors(path, len(passages)), models=models)
 
 
 def _exact_vectors(path: Path, n: int) -> np.ndarray | None:

@@ -47,7 +47,7 @@ class Index:
 
     def __init__(self, *, path: Path, manifest: dict[str, Any], passages: list[Passage],
                  dense: Any, bm25: Any, embedder: Embedder, sentences: SentenceIndex,
-                 exact: np.ndarray | None = None) -> None:
+                 exact: np.ndarray | None = None, models: Models | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.passages = passages
@@ -63,7 +63,7 @@ class Index:
         self._rarest = max(self._idf.values(), default=1.0)
         self._positions = rerank.article_positions(self._prev)
         self._spans, self._article_of = rerank.article_spans([p.article_id for p in passages])
-        self._models = Models.load()
+        self._models = models if models is not None else Models.load()
         self._reranker: Any = None  # a user's reranker (qa.cross, qa.likelihood), loaded on first use
         self._reranker_lock = threading.Lock()  # threads serving one index load it once
         self._exact = exact
@@ -387,7 +387,7 @@ class Index:
         return self._replace(build([*self._source_paths(), *paths], self.path, self.model,
                                    embedder=self.embedder, vector_cache=self._vectors_by_text(),
                                    extracted={**kept, **(extracted or {})}, progress=progress,
-                                   **self._settings()))
+                                   models=self.models, **self._settings()))
 
     def remove(self, sources: Sequence[str]) -> Index:
         """Drop the articles of these source files (path as given, file name or stem)."""
@@ -403,7 +403,8 @@ class Index:
             raise EmptyCorpusError("removing these sources would leave the index empty")
         return self._replace(build(keep, self.path, self.model, embedder=self.embedder,
                                    vector_cache=self._vectors_by_text(),
-                                   extracted=self._kept_addresses(), **self._settings()))
+                                   extracted=self._kept_addresses(), models=self.models,
+                                   **self._settings()))
 
     def _kept_addresses(self) -> dict[str, Extracted]:
         """The addresses in the index with the articles read from them, not to fetch again."""
@@ -451,7 +452,8 @@ class Index:
     def _replace(self, other: Index) -> Index:
         self.__init__(path=other.path, manifest=other.manifest,  # type: ignore[misc]
                       passages=other.passages, dense=other._dense, bm25=other._bm25,
-                      embedder=other.embedder, sentences=other.sentences, exact=other._exact)
+                      embedder=other.embedder, sentences=other.sentences, exact=other._exact,
+                      models=other.models)
         return self
 
 

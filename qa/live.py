@@ -60,7 +60,8 @@ class LiveIndex:
         if stamp is None or stamp == self._stamp:
             return
         try:
-            fresh = load(self._index.path, embedder=self._index.embedder)
+            fresh = load(self._index.path, embedder=self._index.embedder,
+                         models=self._index.models)
         except QAError as exc:
             logger.warning("kept the index in use; the new one cannot be loaded: %s", exc)
             self._stamp = stamp

@@ -426,16 +426,20 @@ def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
         data: the folder with squad-dev-v1.1.json, squad2-dev-5articles.json and
             news-bbc.jsonl (see ../shared/bench/SOURCES.md).
         work: where the article files and indexes are written (re-used when unchanged).
-        builder: how to make an index (default `qa.build`).
+        builder: how to make an index (default `qa.build` with no trained models: the
+            questions are asked with the ranker off, so the installed models are never
+            read, and training works while they are out of date).
         squad_weight, news_weight: how much one SQuAD / one news question counts in the
             logistic fits (6,500 SQuAD questions would otherwise drown 200 news ones).
     """
+    import functools
+
     from . import datasets
     from .builder import build
     from .evaluate import load_questions
     from .protocol import _reusing, protocol_sets
 
-    builder = builder or _reusing(build)
+    builder = builder or _reusing(functools.partial(build, models=Models()))
 
     sets = [TuningSet(s.name, s.index, s.questions,
                       squad_weight if s.name.startswith("squad") else news_weight, s.removed)

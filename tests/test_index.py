@@ -182,6 +182,30 @@ def test_add_and_remove_articles(own_seeds: Path, tmp_path: Path, embedder: Enco
         index.remove(["001_e2c74f9a2f197b54"])
 
 
+def test_an_index_is_queried_with_the_models_it_is_given(
+        own_seeds: Path, tmp_path: Path, embedder: Encoder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`qa.build(..., models=...)` and `qa.load(..., models=...)` never read the installed
+    models (so `qa train` works while they are out of date), record the given ones in the
+    manifest, and keep them through an update."""
+    def refuse(cls: type, directory: Path = Path()) -> qa.Models:
+        raise qa.ModelLoadError("installed models read")
+
+    monkeypatch.setattr(qa.Models, "load", classmethod(refuse))
+    none = qa.Models()
+    index = qa.build([own_seeds / "000_ed18d489a2ac6f1b.txt"], tmp_path / "idx",
+                     embedder=embedder, models=none)
+    assert index.models is none
+    assert index.manifest["models"] == {"ranker": None, "sentences": None, "answerable": None}
+    answer = index.ask("How much did trade between Kazakhstan and China grow in 2022?")
+    assert "34 percent" in answer.text  # the untrained fallbacks answer
+    index.add([own_seeds / "001_e2c74f9a2f197b54.txt"])
+    assert index.models is none and index.manifest["counts"]["articles"] == 2
+    assert qa.load(tmp_path / "idx", embedder=embedder, models=none).models is none
+    with pytest.raises(qa.ModelLoadError, match="installed models read"):
+        qa.load(tmp_path / "idx", embedder=embedder)
+
+
 @pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
 def test_approximate_index_types_find_the_same_passage(
         seeds_copy: Path, tmp_path: Path, embedder: Encoder, index_type: str) -> None:
