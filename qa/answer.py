@@ -160,16 +160,15 @@ class ExtractiveAnswerer:
         abstains below `min_confidence`, by default the answerability model's threshold."""
         import numpy as np
 
-        cands = self._candidates(ranking, top_hits)
+        cands = self._candidates(ranking, top_hits, read=True)
         if not cands:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
-        probs = self.sentence_probabilities(cands)
-        order = np.argsort(-probs, kind="stable")
-        confidence = self._judge(ranking, cands, probs) if judged is None else \
-            self.confidence(*judged)
+        confidence = self._judge(ranking, cands, self.sentence_probabilities(cands)) \
+            if judged is None else self.confidence(*judged)
         if confidence < self.threshold(min_confidence):
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
-        chosen = self.pick(cands, probs, order)
+        probs = self.quote_probabilities(cands)
+        chosen = self.pick(cands, probs, np.argsort(-probs, kind="stable"))
         return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
                       tuple(hits), confidence)
 
@@ -184,11 +183,16 @@ class ExtractiveAnswerer:
     def confidence(self, ranking: Ranking, top_hits: Sequence[Hit]) -> float:
         """The probability that the articles hold the answer, judged from `ranking` alone
         (its own best sentence and evidence); 0.0 when it has no sentences."""
-        cands = self._candidates(ranking, top_hits)
+        cands = self._candidates(ranking, top_hits, read=False)
         return self._judge(ranking, cands, self.sentence_probabilities(cands)) if cands else 0.0
 
-    def _candidates(self, ranking: Ranking, top_hits: Sequence[Hit]) -> list[Sentence]:
-        reader = self.models.reader if self.models.reads_reader else None
+    def _candidates(self, ranking: Ranking, top_hits: Sequence[Hit], *,
+                    read: bool) -> list[Sentence]:
+        """The candidate sentences; read by the sentence reader when `read` or when the
+        judging scorer weighs it (else its features are 0)."""
+        models = self.models
+        judge_reads = models.sentences is not None and models.sentences.weighs("reader")
+        reader = models.reader if models.reads_reader and (read or judge_reads) else None
         return candidate_sentences(ranking, top_hits, self.terms, self.before,
                                    self.config.passages, reader.score if reader else None)
 
@@ -206,6 +210,16 @@ class ExtractiveAnswerer:
             return self.models.sentences.probability(x)
         col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
         return 0.5 * x[:, col["cov_before"]] + 0.5 * x[:, col["cos"]]
+
+    def quote_probabilities(self, cands: Sequence[Sentence]) -> np.ndarray:
+        """How likely each sentence holds the answer, for choosing what to quote: the
+        quotes model (which reads the sentence reader) when there is one."""
+        import numpy as np
+
+        if self.models.quotes is None:
+            return self.sentence_probabilities(cands)
+        return self.models.quotes.probability(
+            np.asarray([c.features for c in cands], dtype=np.float64))
 
     def answerable(self, ranking: Ranking, best: Sentence, prob: float) -> float:
         """The probability that the articles hold the answer (1.0 without the model)."""

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 RANKER_FILE = "ranker.txt"
 SENTENCE_FILE = "sentences.json"
+QUOTES_FILE = "quotes.json"
 ANSWERABLE_FILE = "answerable.json"
 READER_FILE = "reader.onnx"
 READER_INFO = "reader.json"
@@ -62,6 +63,11 @@ class LinearModel:
         import numpy as np
 
         return 1.0 / (1.0 + np.exp(-self.score(x)))
+
+    def weighs(self, prefix: str) -> bool:
+        """Whether any feature named `prefix`... has a non-zero weight."""
+        return any(w != 0.0 for name, w in zip(self.features, self.weights, strict=True)
+                   if name.startswith(prefix))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "linear", "features": list(self.features), "weights": list(self.weights),
@@ -238,12 +244,18 @@ def read_linear(path: Path, features: Sequence[str]) -> LinearModel:
 @dataclass(frozen=True, slots=True)
 class Models:
     """The trained models an index is queried with; any may be None (then that step falls
-    back: hybrid order for ranking, the best-covering sentence, no abstention model)."""
+    back: hybrid order for ranking, the best-covering sentence, no abstention model, and
+    `sentences` picks the quoted sentences when there is no `quotes` model).
+
+    `sentences` scores sentences for judging answerability (without the sentence reader:
+    docs/training.md); `quotes`, fitted with the reader's features when `qa train` had a
+    reader, picks the sentences an answer quotes."""
 
     ranker: TreeModel | None = None
     sentences: LinearModel | None = None
     answerable: LinearModel | None = None
     reader: SentenceReader | None = None
+    quotes: LinearModel | None = None
 
     @classmethod
     def load(cls, directory: Path = MODELS_DIR) -> Models:
@@ -256,23 +268,25 @@ class Models:
         sentences = directory / SENTENCE_FILE
         answerable = directory / ANSWERABLE_FILE
         reader = directory / READER_FILE
+        quotes = directory / QUOTES_FILE
         models = cls(
             TreeModel(ranker, PASSAGE_FEATURES) if ranker.exists() else None,
             read_linear(sentences, SENTENCE_FEATURES) if sentences.exists() else None,
             read_linear(answerable, ANSWER_FEATURES) if answerable.exists() else None,
-            SentenceReader(reader) if reader.exists() else None)
+            SentenceReader(reader) if reader.exists() else None,
+            read_linear(quotes, SENTENCE_FEATURES) if quotes.exists() else None)
         if models.reads_reader and models.reader is None:
-            raise ModelLoadError(f"{sentences} reads the sentence reader, but {reader} is "
-                                 "missing; run `qa train-reader` (then `qa train`)")
+            raise ModelLoadError(f"{quotes if models.quotes else sentences} reads the sentence "
+                                 f"reader, but {reader} is missing; run `qa train-reader` "
+                                 "(then `qa train`)")
         return models
 
     @property
     def reads_reader(self) -> bool:
-        """Whether the sentence scorer gives the sentence reader's features any weight
-        (the shipped one does not: docs/training.md says why)."""
-        return self.sentences is not None and any(
-            w != 0.0 for name, w in zip(self.sentences.features, self.sentences.weights,
-                                        strict=True) if name.startswith("reader"))
+        """Whether a sentence scorer gives the sentence reader's features any weight (so
+        the reader must run for every answer)."""
+        return any(model is not None and model.weighs("reader")
+                   for model in (self.sentences, self.quotes))
 
     def describe(self) -> dict[str, str | None]:
         """Which models these are (file digests), for the manifest and `qa info`."""
@@ -281,7 +295,7 @@ class Models:
             out["ranker"] = f"lightgbm:{file_digest(self.ranker.path)}"
         if self.reader is not None and self.reads_reader:
             out["reader"] = f"onnx:{file_digest(self.reader.graph)}"
-        for name in ("sentences", "answerable"):
+        for name in ("sentences", "answerable", "quotes"):
             model = getattr(self, name)
             if model is not None:
                 out[name] = f"logistic:{(model.meta or {}).get('digest', '?')}"

@@ -8,7 +8,11 @@ question (two-fold cross-fitting), so they learn from the scores the shipped ran
 gives unseen questions. Answerability negatives are the tuning questions asked again with
 their article removed from the index, plus the tuning sets' unanswerable questions; its
 threshold is the highest that keeps false abstentions at or below `max_false_abstain` on
-the (cross-fitted) tuning questions.
+the (cross-fitted) tuning questions. With a sentence reader (`qa train-reader`), a
+fourth model, the quotes model, is the sentence scorer fitted with the reader's features:
+it picks what an answer quotes, while answerability is still judged without the reader
+(fitted with it, answerability leaned on a probability calibrated on SQuAD and refused
+far more news questions: docs/training.md).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .evaluate import Question, contains_answer, is_gold
 from .features import PASSAGE_FEATURES
 from .models import (
     ANSWERABLE_FILE,
+    QUOTES_FILE,
     RANKER_FILE,
     READER_FILE,
     SENTENCE_FILE,
@@ -222,26 +227,6 @@ def _index_of(sets: Sequence[TuningSet], a: _Asked) -> Index:
     return s.removed if a.removed and s.removed is not None else s.index
 
 
-class _RememberingReader:
-    """The sentence reader, scoring each (question, sentence) pair once: cross-fitting
-    ranks a question's candidates again and again, mostly into the same sentences."""
-
-    def __init__(self, reader: Reader | None) -> None:
-        self.reader = reader
-        self.seen: dict[tuple[str, str], float] = {}
-
-    def __call__(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        import numpy as np
-
-        if self.reader is None:
-            return np.zeros(len(texts))
-        new = [t for t in dict.fromkeys(texts) if (question, t) not in self.seen]
-        if new:
-            self.seen.update(zip(((question, t) for t in new), map(float, self.reader(question, new)),
-                                 strict=True))
-        return np.asarray([self.seen[question, t] for t in texts])
-
-
 def _sentences(sets: Sequence[TuningSet], a: _Asked, ranking: Ranking,
                passages: int, reader: Reader) -> tuple[list[Any], np.ndarray]:
     """Candidate sentences of a ranking and whether each holds the answer."""
@@ -258,20 +243,25 @@ def _sentences(sets: Sequence[TuningSet], a: _Asked, ranking: Ranking,
 
 
 def _fit_sentences(rows: Sequence[tuple[list[Any], np.ndarray, float]],
-                   config: TrainConfig) -> LinearModel:
+                   config: TrainConfig, *, reader: bool = False) -> LinearModel:
+    """A sentence scorer; it weighs the sentence reader's features only with `reader`
+    (without, they are 0 in training, and so is their weight)."""
     import numpy as np
 
     x = np.asarray([c.features for cands, _, _ in rows for c in cands], dtype=np.float64)
+    if not reader:
+        x[:, [n.startswith("reader") for n in SENTENCE_FEATURES]] = 0.0
     y = np.concatenate([labels for _, labels, _ in rows])
     w = np.concatenate([np.full(len(labels), weight) for _, labels, weight in rows])
     return fit_logistic(x, y, w, SENTENCE_FEATURES, config.seed)
 
 
 def _cross_fit(sets: Sequence[TuningSet], asked: Sequence[_Asked], config: TrainConfig,
-               passages: int, reader: Reader,
+               passages: int,
                progress: Progress | None) -> list[tuple[_Asked, list[float]]]:
     """Answer features of every asked question, from a ranker and a sentence scorer that
-    were trained on the other folds."""
+    were trained on the other folds (the judging scorer, which does not read the sentence
+    reader)."""
     import numpy as np
 
     out = []
@@ -282,12 +272,12 @@ def _cross_fit(sets: Sequence[TuningSet], asked: Sequence[_Asked], config: Train
         for a in train:
             if not a.removed and a.question.answerable:
                 ranking, _ = _reranked(a, booster)
-                cands, labels = _sentences(sets, a, ranking, passages, reader)
+                cands, labels = _sentences(sets, a, ranking, passages, None)
                 rows.append((cands, labels, sets[a.set].weight))
         scorer = _fit_sentences(rows, config)
         for a in (a for a in asked if a.fold == f):
             ranking, labels = _reranked(a, booster)
-            cands, _ = _sentences(sets, a, ranking, passages, reader)
+            cands, _ = _sentences(sets, a, ranking, passages, None)
             if not cands:
                 continue
             probs = scorer.probability(np.asarray([c.features for c in cands]))
@@ -314,8 +304,9 @@ def _threshold(probs: np.ndarray, positive: np.ndarray, max_false: float) -> flo
 def train(sets: Sequence[TuningSet], out: Path, config: TrainConfig = TrainConfig(), *,
           progress: Progress | None = None) -> TrainReport:
     """Fit and save the three models into `out` (ranker.txt, sentences.json,
-    answerable.json) and report how they did on the tuning data, cross-fitted. The
-    sentence reader in `out` (reader.onnx, `qa train-reader`) is read, if there is one."""
+    answerable.json) and report how they did on the tuning data, cross-fitted. With the
+    sentence reader in `out` (reader.onnx, `qa train-reader`), also quotes.json: the
+    sentence scorer that reads it, which picks what an answer quotes."""
     from .reader import SentenceReader
 
     t0 = time.perf_counter()
@@ -333,12 +324,12 @@ def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
             config: TrainConfig = TrainConfig(), *,
             progress: Progress | None = None, reader: Reader | None = None) -> TrainReport:
     """The fitting half of `train`, from questions already asked (`collect`); `reader`
-    scores (question, sentence) pairs for the sentence features (none: they are 0)."""
+    scores (question, sentence) pairs for the quotes model's features (none: no quotes
+    model)."""
     import copy
 
     import numpy as np
 
-    remembering = _RememberingReader(reader)
     asked = [copy.copy(a) for a in asked]
     report = TrainReport(questions={s.name: len(s.questions) for s in sets})
     _folds(asked, config)
@@ -347,7 +338,7 @@ def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
         report.hybrid_recall_at_1[s.name] = float(np.mean([a.labels[0] for a in present])) \
             if present else 0.0
     passages = sets[0].index.answerer.config.passages
-    features = _cross_fit(sets, asked, config, passages, remembering, progress)
+    features = _cross_fit(sets, asked, config, passages, progress)
     for n, s in enumerate(sets):
         present = [a for a, _ in features
                    if a.set == n and not a.removed and a.question.answerable]
@@ -365,9 +356,9 @@ def fit_all(sets: Sequence[TuningSet], asked: Sequence[_Asked], out: Path,
     threshold = _threshold(oof, y, config.max_false_abstain)
     report.threshold = threshold
     _abstention(report, sets, [a for a, _ in features], oof < threshold)
-    _save(sets, asked, x, y, w, threshold, out, config, passages, remembering)
-    report.files = {name: file_digest(out / name)
-                    for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE)}
+    _save(sets, asked, x, y, w, threshold, out, config, passages, reader)
+    report.files = {name: file_digest(out / name) for name in (
+        RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, QUOTES_FILE) if (out / name).exists()}
     return report
 
 
@@ -391,8 +382,9 @@ def _abstention(report: TrainReport, sets: Sequence[TuningSet], asked: Sequence[
 
 def _save(sets: Sequence[TuningSet], asked: Sequence[_Asked], x: np.ndarray, y: np.ndarray,
           w: np.ndarray, threshold: float, out: Path, config: TrainConfig,
-          passages: int, reader: Reader) -> None:
-    """The final models, each trained on all the tuning data."""
+          passages: int, reader: Reader | None) -> None:
+    """The final models, each trained on all the tuning data; with a sentence reader, the
+    quotes model too (the sentence scorer that reads it, for choosing what to quote)."""
     import dataclasses
 
     out.mkdir(parents=True, exist_ok=True)
@@ -407,6 +399,10 @@ def _save(sets: Sequence[TuningSet], asked: Sequence[_Asked], x: np.ndarray, y: 
             cands, labels = _sentences(sets, a, a.ranking, passages, reader)
             rows.append((cands, labels, sets[a.set].weight))
     write_linear(_fit_sentences(rows, config), out / SENTENCE_FILE)
+    if reader is not None:
+        write_linear(_fit_sentences(rows, config, reader=True), out / QUOTES_FILE)
+    else:
+        (out / QUOTES_FILE).unlink(missing_ok=True)  # one fitted beside another reader
     answerable = fit_logistic(x, y, w, ANSWER_FEATURES, config.seed)
     write_linear(dataclasses.replace(answerable, threshold=threshold), out / ANSWERABLE_FILE)
 

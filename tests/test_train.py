@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,14 @@ import pytest
 import qa
 from qa.errors import ModelLoadError
 from qa.evaluate import load_questions
-from qa.models import ANSWERABLE_FILE, RANKER_FILE, READER_FILE, SENTENCE_FILE, Models
+from qa.models import (
+    ANSWERABLE_FILE,
+    QUOTES_FILE,
+    RANKER_FILE,
+    READER_FILE,
+    SENTENCE_FILE,
+    Models,
+)
 from qa.train import TrainConfig, TuningSet, train
 
 from .conftest import DATA, SEEDS
@@ -39,18 +47,35 @@ def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp
                                                  tiny_reader: Path) -> None:
     shutil.copy(tiny_reader, tmp_path / READER_FILE)  # what qa train-reader writes
     report = train(tiny_sets, tmp_path, TrainConfig(trees=20))
-    for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, "training.json"):
+    for name in (RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, QUOTES_FILE, "training.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert report.questions == {"seeds": len(tiny_sets[0].questions)}
     assert 0.0 < report.threshold < 1.0
     assert set(report.abstain_on_removed) == {"seeds"}
+    assert set(report.files) == {RANKER_FILE, SENTENCE_FILE, ANSWERABLE_FILE, QUOTES_FILE}
 
-    index = qa.load(seed_index.path, embedder=embedder)
-    index.models = Models.load(tmp_path)
-    answer = index.ask("How much did trade between Kazakhstan and China grow in 2022?")
+    models = Models.load(tmp_path)
+    assert models.quotes is not None and models.quotes.weighs("reader")
+    assert models.sentences is not None and not models.sentences.weighs("reader")
+    assert models.reads_reader and models.describe()["reader"].startswith("onnx:")
+    index = qa.load(seed_index.path, embedder=embedder, models=models)
+    question = "How much did trade between Kazakhstan and China grow in 2022?"
+    answer = index.ask(question)
     assert "34 percent" in answer.text and answer.citations
     assert 0.0 <= answer.confidence <= 1.0
-    assert index.models.reads_reader and index.models.describe()["reader"].startswith("onnx:")
+    # The reader changes what is quoted, never whether the bot answers.
+    without = qa.load(seed_index.path, embedder=embedder,
+                      models=dataclasses.replace(models, quotes=None, reader=None))
+    assert without.ask(question).confidence == answer.confidence
+
+
+def test_training_without_a_reader_writes_no_quotes_model(tiny_sets: list[TuningSet],
+                                                          tmp_path: Path) -> None:
+    (tmp_path / QUOTES_FILE).write_text("{}")  # left by an earlier run with a reader
+    report = train(tiny_sets, tmp_path, TrainConfig(trees=20))
+    assert not (tmp_path / QUOTES_FILE).exists() and QUOTES_FILE not in report.files
+    models = Models.load(tmp_path)
+    assert models.quotes is None and not models.reads_reader
 
 
 def test_training_is_reproducible(tiny_sets: list[TuningSet], tmp_path: Path) -> None:
