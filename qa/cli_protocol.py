@@ -66,8 +66,8 @@ def train_command(
     t0 = time.perf_counter()
     hide_loading_bars()
     if not (Path(out) / READER_FILE).exists():
-        typer.echo(f"no {READER_FILE} in {out}/: the sentence scorer is fitted without the "
-                   "sentence reader, as the shipped one was (docs/training.md)", err=True)
+        typer.echo(f"no {READER_FILE} in {out}/: no quotes model is fitted (the sentence "
+                   "reader's scorer), as in the shipped models (docs/training.md)", err=True)
     typer.echo(f"building the tuning indexes in {work}/ ...", err=True)
     sets = run(lambda: tuning_sets(folder, Path(work)))
     progress, _ = _progress()
