@@ -160,14 +160,18 @@ class ExtractiveAnswerer:
         abstains below `min_confidence`, by default the answerability model's threshold."""
         import numpy as np
 
-        cands = self._candidates(ranking, top_hits, read=True)
+        cands = self._candidates(ranking, top_hits, read=False)
         if not cands:
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), 0.0)
-        confidence = self._judge(ranking, cands, self.sentence_probabilities(cands)) \
-            if judged is None else self.confidence(*judged)
+        probs = self.sentence_probabilities(cands)
+        confidence = self._judge(ranking, cands, probs) if judged is None else \
+            self.confidence(*judged)
         if confidence < self.threshold(min_confidence):
             return Answer(question, ABSTAIN_TEXT, (), True, tuple(hits), confidence)
-        probs = self.quote_probabilities(cands)
+        if self.models.quotes is not None:  # it picks the quotes, reading the sentence reader
+            cands = self._candidates(ranking, top_hits, read=True)
+            probs = self.models.quotes.probability(
+                np.asarray([c.features for c in cands], dtype=np.float64))
         chosen = self.pick(cands, probs, np.argsort(-probs, kind="stable"))
         return Answer(question, _cited_text(cands, chosen), _citations(cands, chosen), False,
                       tuple(hits), confidence)
@@ -188,8 +192,9 @@ class ExtractiveAnswerer:
 
     def _candidates(self, ranking: Ranking, top_hits: Sequence[Hit], *,
                     read: bool) -> list[Sentence]:
-        """The candidate sentences; read by the sentence reader when `read` or when the
-        judging scorer weighs it (else its features are 0)."""
+        """The candidate sentences, read by the sentence reader when `read` (for the
+        quotes model) or when the judging scorer weighs it (else the reader's features
+        are 0): an abstention never waits for the reader."""
         models = self.models
         judge_reads = models.sentences is not None and models.sentences.weighs("reader")
         reader = models.reader if models.reads_reader and (read or judge_reads) else None
@@ -210,16 +215,6 @@ class ExtractiveAnswerer:
             return self.models.sentences.probability(x)
         col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
         return 0.5 * x[:, col["cov_before"]] + 0.5 * x[:, col["cos"]]
-
-    def quote_probabilities(self, cands: Sequence[Sentence]) -> np.ndarray:
-        """How likely each sentence holds the answer, for choosing what to quote: the
-        quotes model (which reads the sentence reader) when there is one."""
-        import numpy as np
-
-        if self.models.quotes is None:
-            return self.sentence_probabilities(cands)
-        return self.models.quotes.probability(
-            np.asarray([c.features for c in cands], dtype=np.float64))
 
     def answerable(self, ranking: Ranking, best: Sentence, prob: float) -> float:
         """The probability that the articles hold the answer (1.0 without the model)."""

@@ -65,7 +65,7 @@ class LinearModel:
         return 1.0 / (1.0 + np.exp(-self.score(x)))
 
     def weighs(self, prefix: str) -> bool:
-        """Whether any feature named `prefix`... has a non-zero weight."""
+        """Whether any feature whose name starts with `prefix` has a non-zero weight."""
         return any(w != 0.0 for name, w in zip(self.features, self.weights, strict=True)
                    if name.startswith(prefix))
 

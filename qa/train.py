@@ -228,8 +228,9 @@ def _index_of(sets: Sequence[TuningSet], a: _Asked) -> Index:
 
 
 def _sentences(sets: Sequence[TuningSet], a: _Asked, ranking: Ranking,
-               passages: int, reader: Reader) -> tuple[list[Any], np.ndarray]:
-    """Candidate sentences of a ranking and whether each holds the answer."""
+               passages: int, reader: Reader | None) -> tuple[list[Any], np.ndarray]:
+    """Candidate sentences of a ranking (read by `reader`, if given) and whether each
+    holds the answer."""
     import numpy as np
 
     index = _index_of(sets, a)
