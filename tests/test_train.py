@@ -67,6 +67,18 @@ def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp
     without = qa.load(seed_index.path, embedder=embedder,
                       models=dataclasses.replace(models, quotes=None, reader=None))
     assert without.ask(question).confidence == answer.confidence
+    # ...and it is run only once the bot has decided to answer.
+    asked: list[str] = []
+
+    class Counted:  # the real reader, its calls counted
+        def score(self, q: str, texts: list[str]) -> object:
+            asked.append(q)
+            return models.reader.score(q, texts)
+
+    counted = qa.load(seed_index.path, embedder=embedder,
+                      models=dataclasses.replace(models, reader=Counted()))
+    assert counted.ask(question, min_confidence=1.0).abstained and not asked
+    assert counted.ask(question).text == answer.text and asked == [question]
 
 
 def test_training_without_a_reader_writes_no_quotes_model(tiny_sets: list[TuningSet],
