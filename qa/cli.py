@@ -21,6 +21,9 @@ T = TypeVar("T")
 IndexOpt = Annotated[str, typer.Option("--index", "-i", help="Index directory.",
                                        envvar="QA_INDEX")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+ModelsOpt = Annotated[str | None, typer.Option(
+    help="Folder of models you trained (qa train --out) to query with instead of the "
+         "shipped ones.", envvar="QA_MODELS")]
 TextColumnOpt = Annotated[str, typer.Option(
     help="Column of .csv/.tsv/.parquet tables that holds the article text.",
     envvar="QA_TEXT_COLUMN")]
@@ -187,11 +190,22 @@ def build(
     typer.echo(f"indexed {c['articles']} articles as {c['passages']} passages into {index}/")
 
 
-def _load(index: str) -> Any:
+def _load(index: str, models: str | None = None) -> Any:
+    """The index, queried with the models in the folder `models` (default: the shipped)."""
     from .builder import load
 
     hide_loading_bars()
-    return run(lambda: load(index))
+    trained = _trained(models)
+    return run(lambda: load(index, models=trained))
+
+
+def _trained(folder: str | None) -> Any:
+    """The models `qa train --out FOLDER` wrote, or None (the shipped ones) without one."""
+    from pathlib import Path
+
+    from .models import Models
+
+    return run(lambda: Models.load(Path(folder))) if folder else None
 
 
 @app.command()
@@ -204,9 +218,10 @@ def search(
     date_from: Annotated[str | None, typer.Option(help="Only passages dated on/after.")] = None,
     date_to: Annotated[str | None, typer.Option(help="Only passages dated on/before.")] = None,
     as_json: JsonOpt = False,
+    models: ModelsOpt = None,
 ) -> None:
     """Show the passages that best match QUERY.  Example: qa search "trade in 2022" -k 3"""
-    idx = _load(index)
+    idx = _load(index, models)
     hits = run(lambda: idx.search(query, k=k, mode=mode.value, sources=source,
                                   date_from=date_from, date_to=date_to))
     if as_json:
@@ -239,12 +254,13 @@ def ask(
     min_confidence: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Abstain below this confidence (default: the trained "
         "threshold, see qa info); lower answers more, and more wrongly.")] = None,
+    models: ModelsOpt = None,
 ) -> None:
     """Answer QUESTION from the articles, citing every sentence.
     Example: qa ask "Which sectors did Tokayev and Ma Xingrui discuss?\"
     With a model: qa ask "Who is Li Qiang?" --llm http://127.0.0.1:8080/v1 --llm-model gemma"""
     llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
-    idx = _load(index)
+    idx = _load(index, models)
     answer = run(lambda: idx.ask(question, k=k, mode=mode.value, llm=llm,
                                  min_confidence=min_confidence))
     if as_json:
@@ -356,6 +372,7 @@ def serve(
     llm_url: LLMUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_timeout: LLMTimeoutOpt = 60.0,
+    models: ModelsOpt = None,
 ) -> None:
     """Serve the chat page (http://127.0.0.1:7860 by default). Its Articles view adds and
     removes articles when bound to 127.0.0.1 or run with --auth, unless --read-only."""
@@ -372,7 +389,7 @@ def serve(
     manage = ManageConfig(read_only=read_only, limits=limits,
                           uploads=Path(uploads) if uploads else None)
     llm = run(lambda: make_llm(llm_url, llm_model, llm_timeout))
-    idx = _load(index)
+    idx = _load(index, models)
     run(lambda: serve_app(idx, host=host, port=port, auth=credentials, mcp=mcp, manage=manage,
                           llm=llm))
 
@@ -445,6 +462,7 @@ def eval_(
     protocol: Annotated[str | None, typer.Option(
         help="Evaluate every tuning and held-out set of the protocol instead, from this "
              "data folder (../shared/bench); tables for tuning and held-out apart.")] = None,
+    models: ModelsOpt = None,
 ) -> None:
     """Measure retrieval and answers against QUESTIONS: recall@k, MRR, answer hits,
     abstention, citation validity, latency. With --squad, the SQuAD paragraphs get their
@@ -458,7 +476,7 @@ def eval_(
         from .cli_protocol import eval_protocol
 
         eval_protocol(protocol, work if work != "squad-eval" else ".qa-protocol",
-                      as_json=as_json, sample=limit)
+                      as_json=as_json, sample=limit, models=_trained(models))
         return
     if (questions is None) == (squad is None):
         raise fail("give a QUESTIONS file or --squad FILE (one of them)", 2)
@@ -466,9 +484,10 @@ def eval_(
         raise fail("--distractors needs --squad", 2)
     if squad:
         idx, qs = _squad_setup(squad, distractors or [], work)
+        idx.models = _trained(models) or idx.models
     else:
         qs = run(lambda: load_questions(questions or ""))
-        idx = _load(index)
+        idx = _load(index, models)
     qs = sample_questions(qs, limit)
     modes = MODES if mode is EvalMode.all else (mode.value,)
     reports = _evaluate_all(idx, qs, modes)

@@ -7,9 +7,12 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from .models import Models
 
 DataOpt = Annotated[str, typer.Option(
     help="Folder with squad-dev-v1.1.json, squad2-dev-5articles.json and news-bbc.jsonl "
@@ -117,8 +120,10 @@ def _check_training_libraries() -> None:
         raise QAError(f"qa train needs {' and '.join(missing)}: pip install 'qa[train]'")
 
 
-def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None) -> None:
-    """Every tuning and held-out set of the protocol, printed as two tables."""
+def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None,
+                  models: Models | None = None) -> None:
+    """Every tuning and held-out set of the protocol, printed as two tables; asked with
+    `models` (qa.Models) when given, else the shipped ones."""
     from .cli import hide_loading_bars, print_json, run
     from .protocol import evaluate_set, format_reports, protocol_sets
 
@@ -126,6 +131,10 @@ def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None) ->
     hide_loading_bars()
     typer.echo(f"building the protocol's indexes in {work}/ ...", err=True)
     sets = run(lambda: protocol_sets(folder, Path(work)))
+    for s in sets if models is not None else ():
+        for index in (s.index, s.removed):
+            if index is not None:
+                index.models = models
     reports = []
     for s in sets:
         typer.echo(f"asking {s.name} ({len(s.questions)} questions)", err=True)

@@ -259,7 +259,8 @@ class Models:
 
     @classmethod
     def load(cls, directory: Path = MODELS_DIR) -> Models:
-        """The models saved in `directory` (default: the ones shipped with qa)."""
+        """The models saved in `directory` (default: the ones shipped with qa), as `qa
+        train --out` writes them; ModelLoadError when it holds none of them."""
         from .answer import ANSWER_FEATURES, SENTENCE_FEATURES
         from .features import PASSAGE_FEATURES
         from .reader import SentenceReader
@@ -267,6 +268,10 @@ class Models:
         ranker = directory / RANKER_FILE
         sentences = directory / SENTENCE_FILE
         answerable = directory / ANSWERABLE_FILE
+        if not any(path.exists() for path in (ranker, sentences, answerable)):
+            raise ModelLoadError(f"{directory}/ holds no trained models ({RANKER_FILE}, "
+                                 f"{SENTENCE_FILE}, {ANSWERABLE_FILE}); make them with "
+                                 f"`qa train --out {directory}`")
         reader = directory / READER_FILE
         quotes = directory / QUOTES_FILE
         models = cls(

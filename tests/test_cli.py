@@ -61,6 +61,14 @@ def test_ask_min_confidence_refuses_or_answers_anyway(seed_index: qa.Index) -> N
     assert bad.exit_code == 2 and "min-confidence" in bad.output
 
 
+def test_ask_with_a_folder_that_holds_no_trained_models_is_a_one_line_error(
+        seed_index: qa.Index, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ask", "Who is Zhao Leji?", "--index", str(seed_index.path),
+                                 "--models", str(tmp_path)])
+    assert result.exit_code == 1 and "holds no trained models" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_info_describes_the_index(seed_index: qa.Index) -> None:
     result = runner.invoke(app, ["info", "--index", str(seed_index.path)])
     assert result.exit_code == 0

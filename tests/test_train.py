@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import qa
+from qa.cli import app
 from qa.errors import ModelLoadError
 from qa.evaluate import load_questions
 from qa.models import (
@@ -79,6 +82,12 @@ def test_training_writes_models_an_index_can_use(tiny_sets: list[TuningSet], tmp
                       models=dataclasses.replace(models, reader=Counted()))
     assert counted.ask(question, min_confidence=1.0).abstained and not asked
     assert counted.ask(question).text == answer.text and asked == [question]
+    # The command line asks with the same models when given their folder.
+    result = CliRunner().invoke(app, ["ask", question, "--index", str(seed_index.path),
+                                      "--models", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["text"] == answer.text and record["confidence"] == answer.confidence
 
 
 def test_training_without_a_reader_writes_no_quotes_model(tiny_sets: list[TuningSet],
