@@ -124,17 +124,17 @@ def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None,
                   models: Models | None = None) -> None:
     """Every tuning and held-out set of the protocol, printed as two tables; asked with
     `models` (qa.Models) when given, else the shipped ones."""
+    import functools
+
+    from .builder import build
     from .cli import hide_loading_bars, print_json, run
-    from .protocol import evaluate_set, format_reports, protocol_sets
+    from .protocol import _reusing, evaluate_set, format_reports, protocol_sets
 
     folder = run(lambda: _check_data(data))
     hide_loading_bars()
     typer.echo(f"building the protocol's indexes in {work}/ ...", err=True)
-    sets = run(lambda: protocol_sets(folder, Path(work)))
-    for s in sets if models is not None else ():
-        for index in (s.index, s.removed):
-            if index is not None:
-                index.models = models
+    builder = None if models is None else _reusing(functools.partial(build, models=models))
+    sets = run(lambda: protocol_sets(folder, Path(work), builder=builder))
     reports = []
     for s in sets:
         typer.echo(f"asking {s.name} ({len(s.questions)} questions)", err=True)
