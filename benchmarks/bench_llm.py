@@ -221,10 +221,16 @@ def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], in
     """Kept/dropped sentences, hit rates and latency at `threshold`."""
     kept = dropped = written = hit_written = hit_final = hit_quoted = asked = echoes = 0
     reasons: dict[str, int] = {}
+    declined = {"answerable": 0, "unanswerable": 0, "unanswerable_asked": 0}
     for q, run in zip(questions, runs, strict=True):
         verdicts, final = checked(run, index, threshold)
-        if not q.answerable or run["extractive"].abstained:
+        if run["extractive"].abstained:
             continue
+        if not q.answerable:  # the model's refusal is honoured as an abstention
+            declined["unanswerable_asked"] += 1
+            declined["unanswerable"] += final.abstained
+            continue
+        declined["answerable"] += final.abstained
         asked += 1
         kept += sum(v.kept for v in verdicts)
         dropped += sum(not v.kept for v in verdicts)
@@ -242,7 +248,7 @@ def answer_figures(runs: list[dict[str, Any]], questions: Sequence[Question], in
             "hit_rate_written_only": hit_written / written if written else None,
             "hit_rate_final": hit_final / answerable, "hit_rate_quoted": hit_quoted / answerable,
             "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-            "example_echoes": echoes}
+            "example_echoes": echoes, "declined": declined}
 
 
 REASONS = (("is not in", "a number, name or date of it is not in the cited passage"),

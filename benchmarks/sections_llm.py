@@ -44,6 +44,10 @@ def llm_section(r: Result) -> list[str]:
          " kept)"],
         ["answers written by the model (the rest fell back to quoting)",
          f"{a['written_answers']} of {a['asked_model']}"],
+        ["model declined (said the passages do not answer; the bot then abstains): "
+         "answerable / unanswerable questions asked",
+         f"{a['declined']['answerable']} of {a['asked_model']} / {a['declined']['unanswerable']}"
+         f" of {a['declined']['unanswerable_asked']}" if "declined" in a else "–"],
         ["answer hit rate: final answers with the model on", pct(a["hit_rate_final"])],
         ["answer hit rate: written answers only", pct(a["hit_rate_written_only"])],
         ["answer hit rate: quoted answers (no model)", pct(a["hit_rate_quoted"])],

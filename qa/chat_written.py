@@ -77,6 +77,8 @@ def respond(index: Index, llm: LLM, question: str, turns: list[render.Turn] | No
             verdicts.append(event.verdict)
         shown = turns + [live_turn(question, extractive, verdicts, reply)]
         yield "", *render.view(shown)[:2], gr.skip(), gr.skip()
-    turn = {**render.turn_record(answer), "origin": "model" if answer.generated else "quoted"}
+    declined = answer.abstained and not extractive.abstained  # the model said "not in them"
+    turn = {**render.turn_record(answer),
+            "origin": "model" if answer.generated else "declined" if declined else "quoted"}
     turns = (turns + [turn])[-MAX_TURNS:]
     yield "", *render.view(turns), turns

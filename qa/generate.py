@@ -7,13 +7,17 @@ markers numbered by first appearance, each citing the article sentence that supp
 Whenever the model cannot give a checked answer (no server, timeout, refused key, empty or
 malformed reply, ignored citation format, nothing survives) the extractive answer is
 returned with a one-line `notice`. An abstention is returned as it is: the model is not
-asked when the articles hold no answer.
+asked when the articles hold no answer. When the model answers only that the passages do not
+say (`is_refusal`), the bot abstains too: a refusal claims nothing that needs checking, and
+overriding it with a quote the model judged beside the point would be the confident wrong
+answer the quoting answerer gives to questions the articles cannot answer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,8 +32,8 @@ logger = logging.getLogger(__name__)
 INSTRUCTIONS = ("Answer the question using only the numbered passages. Write one to three "
                 "short sentences. End every sentence with the number of the passage that "
                 "supports it in square brackets, like [1]. Use only facts, names and numbers "
-                "from the passages. If the passages do not answer the question, say that the "
-                "articles do not say.")
+                "from the passages. If the passages do not answer the question, reply only: "
+                "The articles do not say.")
 EXAMPLE = ("Passages:\n[1] Harbour reopens (2024-05-01)\nThe harbour of Port Velmar reopened "
            "on Monday after the storm. Repairs to the breakwater cost 3 million euros.\n\n"
            "Question: How much did the repairs cost?")
@@ -37,6 +41,13 @@ EXAMPLE_ANSWER = "Repairs to the breakwater of Port Velmar cost 3 million euros 
 STOP = ["\nQuestion:", "\nPassages:", "<start_of_turn>", "<end_of_turn>"]
 """Where a reply ends, also for base models that would go on to invent the next question."""
 FALLBACK = "showing the answer quoted from the articles instead"
+REFUSED = ("The model read the closest passages and found no answer to that in them; the "
+           "quoted answer is withheld.")
+_REFUSAL = re.compile(
+    r"\b(articles?|passages?|texts?|context)\s+(do|does|did)\s*(not|n't)\s+(say|mention|answer|"
+    r"contain|state|tell|give|include|specify)\b|\b(can ?not|can't|could ?not|couldn't|unable to)"
+    r"\s+(answer|find|tell|say|determine)\b|\bno (information|answer|mention)\b|"
+    r"\bnot (mentioned|stated|given|specified|answered)\b", re.IGNORECASE)
 History = Sequence[str | tuple[str, str]]
 
 
@@ -141,10 +152,29 @@ def assemble(extractive: Answer, verdicts: Sequence[Verdict]) -> Answer:
                                dropped=tuple(removed(v) for v in verdicts if not v.kept))
 
 
+def is_refusal(reply: str) -> bool:
+    """Whether the reply opens by saying the passages do not answer ("The articles do not
+    say.", as the instructions ask, or the usual ways models put it)."""
+    drafts = split_reply(reply)
+    return bool(drafts) and bool(_REFUSAL.search(drafts[0].text))
+
+
+def refused(extractive: Answer) -> Answer:
+    """The abstention that a refusal of the model makes of the extractive answer: the
+    closest passages as related reading, and a notice saying why."""
+    from .answer import ABSTAIN_TEXT
+
+    return dataclasses.replace(extractive, text=ABSTAIN_TEXT, citations=(), abstained=True,
+                               generated=False, notice=REFUSED, dropped=())
+
+
 def _final(extractive: Answer, reply: str, verdicts: list[Verdict]) -> Answer:
-    """The written answer, or the fallback when no sentence survived."""
+    """The written answer; the abstention when the model said only that the passages do
+    not answer; else the fallback when no sentence survived."""
     if any(v.kept for v in verdicts):
         return assemble(extractive, verdicts)
+    if is_refusal(reply):
+        return refused(extractive)
     if not verdicts:
         what = "an empty answer" if not reply.strip() else "no sentence"
         return fallback(extractive, f"The model returned {what}; {FALLBACK}.")

@@ -2,8 +2,9 @@
 they stream (each sentence settling as checked or removed), and the removed sentences.
 
 Pure functions over the JSON-safe turns of `qa.render`; every string is escaped.
-A turn asked with the model on carries `origin` ("model" or "quoted") and, once final,
-`generated`, `dropped` and `notice`; while it streams it carries `live`: the reply's
+A turn asked with the model on carries `origin` ("model", "quoted", or "declined": the
+model said the passages do not answer, so the bot abstained) and, once final, `generated`,
+`dropped` and `notice`; while it streams it carries `live`: the reply's
 sentences so far, each {"state": "checked" | "removed" | "pending", "text", "reason"}.
 """
 
@@ -17,7 +18,8 @@ Turn = dict[str, Any]
 
 ORIGIN = {"model": ("qa-origin-model", "Written by the model · every sentence checked against "
                     "the article it cites"),
-          "quoted": ("qa-origin-quoted", "Quoted from the articles")}
+          "quoted": ("qa-origin-quoted", "Quoted from the articles"),
+          "declined": ("qa-origin-quoted", "Declined by the model")}
 
 
 def origin_html(turn: Turn) -> str:

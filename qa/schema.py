@@ -95,7 +95,8 @@ class Answer:
     With an LLM (`Index.ask(llm=...)`): `generated` tells that the model wrote `text`
     (every sentence checked against the passage it cites), `dropped` holds the model's
     sentences that were removed, each with the reason, and `notice` says why the answer
-    fell back to quoting the articles, when it did.
+    fell back to quoting the articles, when it did, or that the model found no answer in
+    the passages (the bot then abstains: `qa.generate.refused`).
     """
 
     question: str

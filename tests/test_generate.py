@@ -224,6 +224,31 @@ def test_fallback_notices_say_why(seed_index: qa.Index) -> None:
     assert all(a.text == extractive.text for a in (empty, ignored))
 
 
+def test_a_refusal_of_the_model_is_an_abstention(seed_index: qa.Index) -> None:
+    """A capable model asked what the passages do not say answers as told, "The articles do
+    not say."; that must not be replaced by the quote it judged beside the point. (Gemma
+    270M never refuses, 0 of 11 off-topic questions, so its reply is given here as text.)"""
+    from qa.check import Draft, Verdict
+    from qa.generate import INSTRUCTIONS, REFUSED, _final, is_refusal
+
+    assert "The articles do not say." in INSTRUCTIONS and is_refusal("The articles do not say.")
+    assert all(is_refusal(r) for r in ("The passages don't mention his salary [1].",
+                                       "I cannot answer that from the passages.",
+                                       "There is no information about that."))
+    assert not any(is_refusal(r) for r in ("Trade grew by 34 percent [1].",
+                                           "Trade grew 34 percent [1]. The articles do not say why."))
+    extractive = seed_index.ask("What salary does Tokayev earn?", min_confidence=0.0)
+    assert not extractive.abstained  # the quoting answerer would quote something
+    reply = "The articles do not say."
+    answer = _final(extractive, reply, [Verdict(Draft(reply, ()), False, reason="no marker")])
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == ()
+    assert answer.notice == REFUSED and not answer.generated and answer.dropped == ()
+    assert answer.hits == extractive.hits and answer.confidence == extractive.confidence
+    # A refusal beside a sentence the articles support is an answer: the supported part stands.
+    kept = Verdict(Draft("Trade grew by 34 percent.", (1,)), True)
+    assert not _final(extractive, f"{reply} Trade grew by 34 percent [1].", [kept]).abstained
+
+
 def test_page_falls_back_with_a_readable_note(seed_index: qa.Index) -> None:
     from qa import app
 

@@ -31,6 +31,16 @@ def test_written_answer_says_who_wrote_it_and_folds_removed_sentences() -> None:
     assert "qa-origin" not in render.answer_html({**written_turn(), "origin": None}, 0)
 
 
+def test_an_answer_the_model_declined_says_so() -> None:
+    from qa.answer import ABSTAIN_TEXT
+    from qa.generate import REFUSED
+
+    turn = render.turn_record(Answer("q", ABSTAIN_TEXT, (), True, (), notice=REFUSED))
+    html = render.answer_html({**turn, "origin": "declined"}, 0)
+    assert "Declined by the model" in html and "found no answer" in html
+    assert "qa-abstained" in html and "Quoted from the articles" not in html
+
+
 def test_live_answer_settles_sentences_in_order() -> None:
     live = [{"state": "checked", "text": "Trade grew. [1]", "reason": ""},
             {"state": "removed", "text": EVIL, "reason": f'"{EVIL}'},
