@@ -20,10 +20,16 @@ def turn_text(turn: Turn | Sequence[str]) -> str:
     return turn if isinstance(turn, str) else str(turn[0])
 
 
+_CONTINUES = re.compile(r"^\W*(and|but|or|so|also|then|what about|how about)\b", re.IGNORECASE)
+"""A question that opens like this goes on from the one before ("And how many nurses?")."""
+
+
 def is_follow_up(question: str, history: Sequence[Turn] | None) -> bool:
-    """A question with history that refers back (a pronoun or similar) or has fewer than
-    four words ("And in the Maldives?")."""
-    return bool(history) and bool(_FOLLOW_UP.search(question) or len(question.split()) < 4)
+    """A question with history that refers back (a pronoun or similar), opens by going on
+    from the last one ("And how many nurses?") or has fewer than four words ("In the
+    Maldives?")."""
+    return bool(history) and bool(_FOLLOW_UP.search(question) or _CONTINUES.search(question)
+                                  or len(question.split()) < 4)
 
 
 def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:

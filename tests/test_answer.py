@@ -88,6 +88,14 @@ def test_history_accepts_question_answer_pairs(seed_index: qa.Index) -> None:
     assert answer.citations[0].hit.article_id == "001_e2c74f9a2f197b54"
 
 
+def test_a_question_opening_with_and_goes_on_from_the_last_one(seed_index: qa.Index) -> None:
+    history = ["Who is Li Qiang?"]
+    assert retrieval_query("And which sectors were discussed?", history) == \
+        "Who is Li Qiang? And which sectors were discussed?"
+    answer = seed_index.ask("And which sectors were discussed?", history=history)
+    assert answer.citations[0].hit.article_id == "001_e2c74f9a2f197b54"  # Li Qiang's article
+
+
 def test_standalone_questions_ignore_history() -> None:
     assert retrieval_query("Which sectors did Tokayev discuss?", ["Who is Li Qiang?"]) == \
         "Which sectors did Tokayev discuss?"
