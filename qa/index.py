@@ -304,17 +304,19 @@ class Index:
     def _ask(self, question: str, history: Sequence[str | tuple[str, str]] | None,
              allowed: np.ndarray | None, k: int, mode: Mode,
              min_confidence: float | None = None) -> Answer:
-        """A follow-up is searched with the question before it, first within the article
-        that question's answer quotes, then, if nothing there answers it, everywhere."""
+        """A follow-up is searched first within the article the previous question's answer
+        quotes, as it is asked (the article already says what "he" or "it" is; the previous
+        question's words would pull back to the passage that answered it); then, if nothing
+        there answers it, everywhere, together with the question before it."""
         if not is_follow_up(question, history):
             return self._answer(question, question, allowed, k, mode, min_confidence)
-        query = retrieval_query(question, history)
         narrowed = self._conversation(history or [], allowed, mode, min_confidence)
         if narrowed is not None:
-            answer = self._answer(question, query, narrowed, k, mode, min_confidence)
+            answer = self._answer(question, question, narrowed, k, mode, min_confidence)
             if not answer.abstained:
                 return answer
-        return self._answer(question, query, allowed, k, mode, min_confidence)
+        return self._answer(question, retrieval_query(question, history), allowed, k, mode,
+                            min_confidence)
 
     def _answer(self, question: str, query: str, allowed: np.ndarray | None, k: int,
                 mode: Mode, min_confidence: float | None = None) -> Answer:

@@ -116,13 +116,15 @@ class TrainReport:
 
 def _ask(index: Index, q: Question) -> tuple[list[int], Ranking] | None:
     """The candidates of one question in hybrid order (the ranker is off while collecting;
-    a follow-up is narrowed to the article the previous answer quotes, as in `Index.ask`)."""
+    a follow-up is searched as asked within the article the previous answer quotes, else
+    with the question before it everywhere, as `Index.ask` first does)."""
     from .conversation import is_follow_up, retrieval_query
 
-    query = retrieval_query(q.question, list(q.history))
-    allowed = None
+    query, allowed = q.question, None
     if is_follow_up(q.question, list(q.history)):  # within the conversation's article
         allowed = index._conversation(list(q.history), None, "hybrid")
+        if allowed is None:
+            query = retrieval_query(q.question, list(q.history))
     vector = index.embedder.encode_query(query)
     ranking = index._rank(query, vector, allowed, 5)
     return (ranking.rows, ranking) if ranking.rows else None
