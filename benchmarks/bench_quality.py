@@ -15,7 +15,8 @@ questions in the same run:
                  hybrid (its BM25 + dense); retrieval only (txtai has no cited answerer)
 
 Retrieval-only rows search a follow-up joined to the question before it, as the previous
-default did; the qa rows also narrow it to the article the previous answer quotes.
+default did; the qa rows search it as asked within the article the previous answer quotes,
+and joined everywhere when unsure there (`Index.ask`).
 
 Indexes are held in memory and embeddings come from a cache (benchmarks/.cache/vectors), so
 these runs measure quality; speed is measured in the latency and build benchmarks.

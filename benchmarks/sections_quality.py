@@ -78,7 +78,8 @@ def quality_section(r: Result) -> list[str]:
     lines = ["## 4. Answer quality: held-out and tuning sets apart", "",
              "Every row of a set asks the same questions over the same passages in the same "
              "run (retrieval-only rows search a follow-up joined to the question before it; "
-             "qa also narrows it to the article the previous answer quotes). *Held-out* "
+             "qa searches it as asked within the article the previous answer quotes, and "
+             "joined everywhere when unsure there). *Held-out* "
              "sets chose nothing: no weight, threshold, feature or model was "
              "picked by looking at them, and the BBC set was committed before any tuning "
              "(commit c0a0d74). *Tuning* sets chose the models (`qa train`) and are shown "
