@@ -33,7 +33,8 @@ def is_follow_up(question: str, history: Sequence[Turn] | None) -> bool:
 
 
 def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
-    """The text to search for: a follow-up question is joined to the previous question."""
+    """The text to search the whole index for: a follow-up question joined to the previous
+    question (within the conversation's article `Index.ask` first searches it as asked)."""
     if not history or not is_follow_up(question, history):
         return question
     return f"{turn_text(history[-1]).strip()} {question}"
