@@ -128,12 +128,12 @@ def eval_protocol(data: str, work: str, *, as_json: bool, sample: int | None,
 
     from .builder import build
     from .cli import hide_loading_bars, print_json, run
-    from .protocol import _reusing, evaluate_set, format_reports, protocol_sets
+    from .protocol import evaluate_set, format_reports, protocol_sets, reusing
 
     folder = run(lambda: _check_data(data))
     hide_loading_bars()
     typer.echo(f"building the protocol's indexes in {work}/ ...", err=True)
-    builder = None if models is None else _reusing(functools.partial(build, models=models))
+    builder = None if models is None else reusing(functools.partial(build, models=models))
     sets = run(lambda: protocol_sets(folder, Path(work), builder=builder))
     reports = []
     for s in sets:

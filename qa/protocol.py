@@ -87,7 +87,7 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
     from .evaluate import load_questions
     from .squad import SQUAD_CHUNK, read_squad, write_squad
 
-    builder = builder or _reusing(build)
+    builder = builder or reusing(build)
     split = datasets.squad_split(data)
     articles, _ = write_squad(split.squad, work / "squad")
     squad = builder([articles], work / "squad" / "index", chunk=SQUAD_CHUNK)
@@ -130,7 +130,7 @@ def protocol_sets(data: Path, work: Path, *, builder: Builder | None = None,
     return sets
 
 
-def _reusing(build: Builder) -> Builder:
+def reusing(build: Builder) -> Builder:
     """`build`, handing every later build the vectors of the earlier ones, so an index
     without some articles costs no encoding."""
     known: dict[str, Any] = {}

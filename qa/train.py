@@ -436,9 +436,9 @@ def tuning_sets(data: Path, work: Path, *, builder: Builder | None = None,
     from . import datasets
     from .builder import build
     from .evaluate import load_questions
-    from .protocol import _reusing, protocol_sets
+    from .protocol import protocol_sets, reusing
 
-    builder = builder or _reusing(functools.partial(build, models=Models()))
+    builder = builder or reusing(functools.partial(build, models=Models()))
 
     sets = [TuningSet(s.name, s.index, s.questions,
                       squad_weight if s.name.startswith("squad") else news_weight, s.removed)
