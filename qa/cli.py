@@ -401,8 +401,10 @@ class EvalMode(str, Enum):
     all = "all"
 
 
-def _squad_setup(squad: str, distractors: list[str], work: str) -> tuple[Any, list[Any]]:
-    """The index of a SQuAD file's paragraphs (built on first use) and its questions."""
+def _squad_setup(squad: str, distractors: list[str], work: str,
+                 models: Any = None) -> tuple[Any, list[Any]]:
+    """The index of a SQuAD file's paragraphs (built on first use) and its questions,
+    queried with `models` (default: the shipped ones)."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -420,7 +422,8 @@ def _squad_setup(squad: str, distractors: list[str], work: str) -> tuple[Any, li
         bar.update(done - bar.n)
 
     hide_loading_bars()
-    idx = run(lambda: build_squad_index(data, where, distractors=distractors, progress=progress))
+    idx = run(lambda: build_squad_index(data, where, distractors=distractors, progress=progress,
+                                        models=models))
     bar.close()
     return idx, data.questions
 
@@ -483,8 +486,7 @@ def eval_(
     if distractors and not squad:
         raise fail("--distractors needs --squad", 2)
     if squad:
-        idx, qs = _squad_setup(squad, distractors or [], work)
-        idx.models = _trained(models) or idx.models
+        idx, qs = _squad_setup(squad, distractors or [], work, _trained(models))
     else:
         qs = run(lambda: load_questions(questions or ""))
         idx = _load(index, models)

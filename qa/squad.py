@@ -22,6 +22,7 @@ from .evaluate import Question
 if TYPE_CHECKING:
     from .embed import Embedder
     from .index import Index
+    from .models import Models
 
 SQUAD_CHUNK = ChunkConfig(max_words=5000)
 """Passage splitting that keeps every SQuAD paragraph whole (the longest has 629 words)."""
@@ -125,7 +126,8 @@ def _write_if_changed(path: Path, lines: list[str]) -> None:
 def build_squad_index(squad: SquadSet, directory: str | os.PathLike[str], *,
                       distractors: Sequence[str | os.PathLike[str]] = (),
                       model: str | None = None, embedder: Embedder | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> Index:
+                      progress: Callable[[int, int], None] | None = None,
+                      models: Models | None = None) -> Index:
     """Write the SQuAD articles into `directory` and build (or reuse) their index there.
 
     Args:
@@ -133,7 +135,7 @@ def build_squad_index(squad: SquadSet, directory: str | os.PathLike[str], *,
         directory: holds `articles.jsonl`, `questions.jsonl` and the index in `index/`;
             a later call with the same inputs reuses the index instead of re-embedding.
         distractors: more article files or folders to index alongside, as distractors.
-        model, embedder, progress: as for `qa.build`.
+        model, embedder, progress, models: as for `qa.build`.
 
     Returns:
         The index, every SQuAD paragraph one passage.
@@ -142,4 +144,4 @@ def build_squad_index(squad: SquadSet, directory: str | os.PathLike[str], *,
 
     articles, _ = write_squad(squad, directory)
     return build([articles, *distractors], Path(directory) / "index", model,
-                 chunk=SQUAD_CHUNK, embedder=embedder, progress=progress)
+                 chunk=SQUAD_CHUNK, embedder=embedder, progress=progress, models=models)
