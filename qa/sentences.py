@@ -19,7 +19,8 @@ for the features, not for BM25) or neither (tokenised on first contact).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,7 +139,6 @@ class SentenceIndex:
         an exact index keeps float16 vectors (half the memory, same ranking). `spans`:
         each passage's sentence spans in its text, when already split (else split here);
         `terms`: each passage's `token_lines`, when known (else computed here)."""
-        import faiss
         import numpy as np
 
         from . import dense
@@ -161,9 +161,9 @@ class SentenceIndex:
         if len(lines) != len(rows):
             raise ValueError("sentence terms do not match the passages' sentences")
         kind = dense.resolve(kind, len(rows))
-        if kind == "flat":  # float16 on disk (see save); searched as float32 in memory
-            index = faiss.IndexFlatIP(dim)
-            index.add(stacked.astype(np.float16).astype(np.float32))
+        if kind == "flat":  # float16, in memory as on disk: half the bytes to read per query
+            index = _float16_index(dim)
+            index.add(stacked)
         else:
             index = dense.make(stacked, kind)
         arr = np.asarray(rows, dtype=np.int32).reshape(-1, 3)
@@ -171,15 +171,13 @@ class SentenceIndex:
                    Lines.of(lines), tokens=True)
 
     def save(self, directory: Path) -> None:
-        """Write the vectors (an exact index as float16: half the bytes, the same values
-        it searches with) and the sentence rows."""
+        """Write the vectors (an exact index as float16, as it is held) and the sentence rows."""
         import faiss
         import numpy as np
 
         index = self.vectors
-        if isinstance(index, faiss.IndexFlat):
-            index = faiss.IndexScalarQuantizer(index.d, faiss.ScalarQuantizer.QT_fp16,
-                                               faiss.METRIC_INNER_PRODUCT)
+        if isinstance(index, faiss.IndexFlat):  # made by hand from float32 vectors
+            index = _float16_index(index.d)
             index.add(self.vectors.reconstruct_n(0, self.vectors.ntotal))
         faiss.write_index(index, str(directory / VECTORS_FILE))
         np.save(directory / SPANS_FILE, self.rows)
@@ -196,10 +194,6 @@ class SentenceIndex:
 
         vectors = faiss.read_index(str(directory / VECTORS_FILE))
         dense.tune(vectors)
-        if isinstance(vectors, faiss.IndexScalarQuantizer):  # float32 in memory: 5x faster
-            flat = faiss.IndexFlatIP(vectors.d)
-            flat.add(vectors.reconstruct_n(0, vectors.ntotal))
-            vectors = flat
         vectors = _with_direct_map(vectors)
         rows = np.load(directory / SPANS_FILE)
         if vectors.ntotal != len(rows):
@@ -234,8 +228,8 @@ class SentenceIndex:
 
         from . import dense
 
-        matrix = self._matrix()
-        if matrix is not None:
+        matrix = dense.flat_matrix(self.vectors)
+        if matrix is not None:  # float32, made by hand: one matrix-vector product
             from .retrieve import top_k_scores
 
             mask = None if allowed is None else allowed[self.rows[:, 0]]
@@ -248,10 +242,18 @@ class SentenceIndex:
         k = min(k, self.vectors.ntotal)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, found = self.vectors.search(query.reshape(1, -1).astype("float32"), k,
-                                            params=params)
-        keep = found[0] >= 0
-        return found[0][keep], scores[0][keep]
+        with _one_openmp_thread():
+            scores, found = self.vectors.search(query.reshape(1, -1).astype("float32"), k,
+                                                params=params)
+        rows, scores = found[0][found[0] >= 0], scores[0][found[0] >= 0]
+        stored = self._matrix()
+        if stored is None:
+            return rows, scores
+        # Exact float16 vectors: the cosines `cosines` gives, equal ones in row order (a
+        # corpus with duplicate articles has many; FAISS's heap leaves them in any order).
+        exact = np.asarray(stored[rows], dtype=np.float32) @ query.astype(np.float32)
+        order = np.lexsort((rows, -exact))
+        return rows[order], exact[order]
 
     def spans(self, passage: int) -> list[tuple[int, int]]:
         """The sentence spans of one passage (offsets in its text), as split at build time."""
@@ -280,13 +282,23 @@ class SentenceIndex:
         lengths = ends - starts  # every sentence row of every passage, in order:
         picked = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + \
             np.arange(int(lengths.sum()))
-        return np.split(matrix[picked] @ query, np.cumsum(lengths)[:-1])
+        return np.split(np.asarray(matrix[picked], dtype=np.float32) @ query,
+                        np.cumsum(lengths)[:-1])
 
     def _matrix(self) -> np.ndarray | None:
-        """The vectors of an exact index as a numpy view (no copy), else None."""
+        """The vectors of an exact index as a numpy view (no copy): float16 as stored, or
+        float32 in an index made by hand; None for HNSW and IVF-PQ."""
+        import faiss
+        import numpy as np
+
         from .dense import flat_matrix
 
-        return flat_matrix(self.vectors)
+        index = self.vectors
+        if isinstance(index, faiss.IndexScalarQuantizer) and \
+                index.sq.qtype == faiss.ScalarQuantizer.QT_fp16:
+            codes = faiss.rev_swig_ptr(index.codes.data(), index.ntotal * index.d * 2)
+            return codes.view(np.float16).reshape(-1, index.d)
+        return flat_matrix(index)
 
 
 class Lines:
@@ -338,6 +350,32 @@ def _first(owners: np.ndarray, passages: int) -> np.ndarray:
 
     counts = np.bincount(owners, minlength=passages) if len(owners) else np.zeros(passages, int)
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def _float16_index(dim: int) -> Any:
+    """An exact inner-product index keeping float16 vectors: FAISS's search over them is
+    about twice as fast here as a float32 matrix-vector product (half the bytes), with
+    the same scores (float16 values are exact in float32)."""
+    import faiss
+
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
+                                      faiss.METRIC_INNER_PRODUCT)
+
+
+@contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """FAISS runs even a one-query search in an OpenMP parallel region, and the second
+    thread it wakes keeps spinning after it, on the core ONNX Runtime and numpy need next
+    (`Index.ask` p50 30 ms with two threads, 16 ms with one, measured on seeds + BBC).
+    OpenMP keeps the thread count per calling thread: other threads are not affected."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _with_direct_map(index: Any) -> Any:
