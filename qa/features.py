@@ -166,18 +166,20 @@ class Query:
     unknown: float  # share of the question's weight in terms the index has never seen
     names: frozenset[str]  # lower-cased capitalised words of the question
     _shares: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
-    _bits: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> float:
         return sum(self.weights)
 
     def mask(self, terms: frozenset[str] | set[str]) -> int:
-        """Which of the question's terms occur in `terms`, as bits (term i is bit i)."""
-        bits = self._bits
-        if not bits:
-            bits.update((t, 1 << i) for i, t in enumerate(self.terms))
-        return sum(bits[t] for t in bits.keys() & terms)
+        """Which of the question's terms occur in `terms`, as bits (term i is bit i).
+        A question has a handful of terms: looking each up is ~4x faster than a set
+        intersection, and this runs for every sentence of every candidate."""
+        found = 0
+        for i, t in enumerate(self.terms):
+            if t in terms:
+                found |= 1 << i
+        return found
 
     def share(self, mask: int) -> float:
         """Share of the question's weight in the terms of `mask` (remembered per mask)."""
@@ -247,9 +249,9 @@ def best_windows(query: Query, masks: Sequence[int]) -> tuple[float, float, int]
 
 
 def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
-                     context_terms: Sequence[frozenset[str]]) -> np.ndarray:
-    """One row of PASSAGE_FEATURES per candidate; `context_terms[i]` are the terms of the
-    text before candidate i in its article (its previous passage)."""
+                     context_terms: Sequence[Sequence[frozenset[str]]]) -> np.ndarray:
+    """One row of PASSAGE_FEATURES per candidate; `context_terms[i]` are the terms of each
+    sentence of the text before candidate i in its article (its previous passage)."""
     import numpy as np
 
     top_cos = max((c.cos for c in cands), default=0.0)
@@ -270,9 +272,11 @@ def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
     for c, before in zip(cands, context_terms, strict=True):
         spans, sent_terms = terms.sentences(c.key, c.text)
         masks = [query.mask(t) for t in sent_terms]
-        own = 0
+        own = context = 0
         for m in masks:
             own |= m
+        for t in before:
+            context |= query.mask(t)
         title = query.mask(terms.title(c.title))
         cov_s, cov_w, best = best_windows(query, masks)
         best_text = c.text[spans[best][0] : spans[best][1]] if best >= 0 else ""
@@ -280,7 +284,7 @@ def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
             c.cos, c.cos - top_cos, c.bm25 / top_bm25, math.log1p(c.bm25),
             c.bm25_prev / top_bm25,
             math.log1p(c.rank_dense or 300), math.log1p(c.rank_bm25 or 300),
-            query.share(own), query.share(title), query.share(own | title | query.mask(before)),
+            query.share(own), query.share(title), query.share(own | title | context),
             cov_s, cov_w, terms.type_match(query.qtype, best_text, query.names),
             terms.type_match(query.qtype, c.text, query.names), math.log1p(c.position),
             math.log1p(len(c.text.split())), math.log1p(art_order[c.article_id]),

@@ -112,9 +112,8 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
             rank_dense=rank_dense.get(i, 0), rank_bm25=bm25_rank.get(i, 0),
             rank_sentence=rank_sentence.get(i, 0), article_bm25=article_bm25(i),
             sentence_cos=own_cos))
-        context.append(frozenset().union(*terms.sentences(passages[before].id,
-                                                          passages[before].text)[1])
-                       if before >= 0 else frozenset())
+        context.append(terms.sentences(passages[before].id, passages[before].text)[1]
+                       if before >= 0 else [])
     return cands, passage_features(query, cands, terms, context) if cands else \
         np.zeros((0, 0), dtype=np.float32)
 
