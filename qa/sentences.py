@@ -228,8 +228,8 @@ class SentenceIndex:
 
         from . import dense
 
-        matrix = dense.flat_matrix(self.vectors)
-        if matrix is not None:  # float32, made by hand: one matrix-vector product
+        matrix = self._matrix()
+        if matrix is not None and matrix.dtype == np.float32:  # made by hand: one product
             from .retrieve import top_k_scores
 
             mask = None if allowed is None else allowed[self.rows[:, 0]]
@@ -246,12 +246,11 @@ class SentenceIndex:
             scores, found = self.vectors.search(query.reshape(1, -1).astype("float32"), k,
                                                 params=params)
         rows, scores = found[0][found[0] >= 0], scores[0][found[0] >= 0]
-        stored = self._matrix()
-        if stored is None:
+        if matrix is None:  # HNSW or IVF-PQ
             return rows, scores
         # Exact float16 vectors: the cosines `cosines` gives, equal ones in row order (a
         # corpus with duplicate articles has many; FAISS's heap leaves them in any order).
-        exact = np.asarray(stored[rows], dtype=np.float32) @ query.astype(np.float32)
+        exact = np.asarray(matrix[rows], dtype=np.float32) @ query.astype(np.float32)
         order = np.lexsort((rows, -exact))
         return rows[order], exact[order]
 
