@@ -122,3 +122,13 @@ def test_int8_vectors_do_not_depend_on_batch_mates(embedder: object) -> None:
     alone = np.stack([embedder.encode_query(t) for t in SENTENCES])
     np.testing.assert_array_equal(embedder.encode(SENTENCES, batch_size=64), alone)
     np.testing.assert_array_equal(embedder.encode(SENTENCES[::-1], batch_size=2), alone[::-1])
+
+
+def test_questions_run_on_their_own_one_thread_session(onnx_cache: Path) -> None:
+    """A process that only answers questions never builds the passage session (~36 MiB),
+    and a question's vector is the one the passage session gives the same text."""
+    fresh = OnnxEmbedder(cache_dir=onnx_cache, quantize=True, threads=2)
+    query = fresh.encode_query(SENTENCES[0])
+    assert fresh._batch_session is None
+    np.testing.assert_array_equal(fresh.encode(SENTENCES[:1])[0], query)
+    assert fresh._batch_session is not None
