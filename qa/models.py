@@ -115,24 +115,16 @@ class TreeModel:
             return np.zeros(0)
         t = self._flat
         # Values within LightGBM's kZeroThreshold (the float 1e-35) of zero are 0 to it.
-        x = np.where(np.abs(x) <= _ZERO, 0.0, x).ravel()
-        has_nan = bool(np.isnan(x).any())
-        n = len(x) // len(self.features)
-        # One walker per (row, tree), stepping until it stands on a leaf; only the walkers
-        # still on a split move (most trees are far shallower than the deepest).
-        at = np.tile(t.start, n)
-        row = np.repeat(np.arange(n) * len(self.features), len(t.start))
-        live = np.flatnonzero(t.is_split[at])
-        while len(live):
-            here = at[live]
-            value = x[row[live] + t.feature[here]]
-            step = t.children[2 * here + (value > t.threshold[here])]
-            if has_nan:
-                step = np.where(np.isnan(value), t.if_nan[here], step)
-            at[live] = step
-            live = live[t.is_split[step]]
-        values = t.leaf_value[at].reshape(n, len(t.start))
-        return np.cumsum(values, axis=1)[:, -1]  # summed in tree order, as LightGBM does
+        x = np.where(np.abs(x) <= _ZERO, 0.0, x)
+        missing = np.isnan(x).any(axis=1)
+        at = np.empty((len(x), len(t.start)), dtype=np.int64)
+        if t.rules_out is None:  # trees too big for bitvectors
+            missing[:] = True
+        if not missing.all():
+            at[~missing] = t.exit_leaves(x[~missing])
+        if missing.any():  # a missing value goes its split's own way: walk those rows
+            at[missing] = t.walk(x[missing])
+        return np.cumsum(t.leaf_value[at], axis=1)[:, -1]  # in tree order, as LightGBM sums
 
 
 _ZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold, 1e-35f, as a double
@@ -174,6 +166,52 @@ class _FlatTrees:
     if_nan: np.ndarray
     leaf_value: np.ndarray
     is_split: np.ndarray
+    # The same trees for `exit_leaves`, split j of tree i at [i * width + j] (unused slots
+    # rule out nothing): feature, threshold, the leaves a value above it rules out (its
+    # left side; bit p: the tree's p-th leaf from the left), and each tree's leaves from
+    # the left as flat positions.
+    split_feature: np.ndarray
+    split_threshold: np.ndarray
+    rules_out: np.ndarray | None  # None: trees of more than 64 leaves, always walked
+    leaves_in_order: np.ndarray
+
+    def walk(self, x: np.ndarray) -> np.ndarray:
+        """The leaf (flat position) each row of `x` ends on in each tree, walked split
+        by split: one walker per (row, tree), stepping until it stands on a leaf; only
+        the walkers still on a split move. Missing values go their split's way."""
+        import numpy as np
+
+        n, width = x.shape
+        x = x.ravel()
+        at = np.tile(self.start, n)
+        row = np.repeat(np.arange(n) * width, len(self.start))
+        live = np.flatnonzero(self.is_split[at])
+        while len(live):
+            here = at[live]
+            value = x[row[live] + self.feature[here]]
+            step = self.children[2 * here + (value > self.threshold[here])]
+            step = np.where(np.isnan(value), self.if_nan[here], step)
+            at[live] = step
+            live = live[self.is_split[step]]
+        return at.reshape(n, len(self.start))
+
+    def exit_leaves(self, x: np.ndarray) -> np.ndarray:
+        """The leaf each row of `x` (no missing values) ends on in each tree, as `walk`
+        finds it, by QuickScorer's bitvectors (Lucchese et al. 2015): every split is
+        tested at once, each split whose value is above its threshold rules out the
+        leaves of its left side, and the exit leaf is the leftmost one left. A few array
+        operations instead of a few per level (the shipped ranker, 70 candidates: 0.5 ms
+        against 1.1 walked)."""
+        import numpy as np
+
+        n, trees = len(x), len(self.start)
+        above = x[:, self.split_feature] > self.split_threshold
+        out = (above * self.rules_out).reshape(n, trees, -1)  # bool x bits: 3x np.where's speed
+        reach = ~(np.bitwise_or.reduce(out, axis=2) if out.shape[2] else
+                  np.zeros((n, trees), dtype=self.rules_out.dtype))
+        lowest = reach & (~reach + self.rules_out.dtype.type(1))  # the lowest bit set
+        leftmost = np.frexp(lowest.astype(np.float64))[1] - 1
+        return self.leaves_in_order[np.arange(trees), leftmost]
 
     @classmethod
     def make(cls, trees: list[dict[str, list[float]]], features: int) -> _FlatTrees:
@@ -219,7 +257,47 @@ class _FlatTrees:
                 if_nan[base + j] = children[2 * (base + j) + (0 if left else 1)]
             leaf_value[base + width: base + width + len(t["leaf_value"])] = t["leaf_value"]
         is_split = children[1::2] != np.arange(size)
-        return cls(start, feature, threshold, children, if_nan, leaf_value, is_split)
+        leaves = max(len(t["leaf_value"]) for t in trees)
+        return cls(start, feature, threshold, children, if_nan, leaf_value, is_split,
+                   *_bitvectors(feature, threshold, children, is_split, start, width, leaves))
+
+
+def _bitvectors(feature: np.ndarray, threshold: np.ndarray, children: np.ndarray,
+                is_split: np.ndarray, start: np.ndarray, width: int, leaves: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """`_FlatTrees`'s arrays for `exit_leaves` (rules_out None past 64 leaves a tree)."""
+    import numpy as np
+
+    trees, nodes = len(start), len(is_split) // len(start)
+    bits = np.dtype(f"uint{max(8, 1 << (leaves - 1).bit_length())}") if leaves <= 64 else None
+    split_feature = np.zeros((trees, width), dtype=np.int64)
+    split_threshold = np.full((trees, width), np.inf)
+    rules_out = np.zeros((trees, width), dtype=bits or np.uint64)
+    in_order = np.zeros((trees, leaves), dtype=np.int64)
+    for i in range(trees):
+        order = _leaves_in_order(children, int(start[i]), is_split)
+        in_order[i, : len(order)] = order
+        bit = {leaf: 1 << p for p, leaf in enumerate(order)}
+        for j, at in enumerate(range(i * nodes, i * nodes + width)):
+            if is_split[at]:
+                split_feature[i, j], split_threshold[i, j] = feature[at], threshold[at]
+                if bits is not None:
+                    rules_out[i, j] = sum(bit[leaf] for leaf in _leaves_in_order(
+                        children, int(children[2 * at]), is_split))
+    return (split_feature.ravel(), split_threshold.ravel(),
+            rules_out.ravel() if bits is not None else None, in_order)
+
+
+def _leaves_in_order(children: np.ndarray, node: int, is_split: np.ndarray) -> list[int]:
+    """The leaves under `node`, from the left (flat positions)."""
+    out, stack = [], [node]
+    while stack:
+        here = stack.pop()
+        if is_split[here]:
+            stack += [int(children[2 * here + 1]), int(children[2 * here])]
+        else:
+            out.append(here)
+    return out
 
 
 def write_linear(model: LinearModel, path: Path) -> None:

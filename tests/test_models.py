@@ -32,20 +32,24 @@ def test_the_shipped_ranker_scores_as_lightgbm_does() -> None:
     on_split = np.isfinite(thresholds)
     x[:, 0] = np.resize(thresholds[on_split & (ours._flat.feature == 0)], len(x))
     assert np.array_equal(ours.score(x), booster.predict(x, num_threads=1))
+    # Rows without missing values take the bitvector path; walking them lands on the same leaves.
+    clean = np.nan_to_num(x)
+    assert np.array_equal(ours.score(clean), booster.predict(clean, num_threads=1))
+    assert np.array_equal(ours._flat.exit_leaves(clean), ours._flat.walk(clean))
     assert ours.score(x[:0]).shape == (0,)
     with pytest.raises(ValueError, match="31 features"):
         ours.score(x[:, :-1])
 
 
-@pytest.mark.parametrize("split_gain", [0.0, 1e9])
-def test_a_freshly_trained_ranker(tmp_path: Path, split_gain: float) -> None:
-    """With missing values in training (splits that send NaN one way) and, when no split
-    is worth it, trees of one leaf."""
+@pytest.mark.parametrize(("split_gain", "leaves"), [(0.0, 7), (1e9, 7), (0.0, 100)])
+def test_a_freshly_trained_ranker(tmp_path: Path, split_gain: float, leaves: int) -> None:
+    """With missing values in training (splits that send NaN one way), when no split is
+    worth it trees of one leaf, and trees of more than 64 leaves (always walked)."""
     rng = np.random.default_rng(1)
-    x = _rows(rng, 400)
+    x = _rows(rng, 2000)
     y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 3]) > 0.8).astype(int)
-    data = lightgbm.Dataset(x, y, group=[20] * 20, feature_name=list(PASSAGE_FEATURES))
-    params = {"objective": "lambdarank", "num_leaves": 7, "min_data_in_leaf": 5,
+    data = lightgbm.Dataset(x, y, group=[20] * 100, feature_name=list(PASSAGE_FEATURES))
+    params = {"objective": "lambdarank", "num_leaves": leaves, "min_data_in_leaf": 5,
               "min_gain_to_split": split_gain, "verbose": -1, "seed": 0,
               "deterministic": True, "num_threads": 1}
     booster = lightgbm.train(params, data, num_boost_round=40)
@@ -53,7 +57,9 @@ def test_a_freshly_trained_ranker(tmp_path: Path, split_gain: float) -> None:
     booster.save_model(str(path))
     assert ("num_leaves=1\n" in path.read_text()) == (split_gain > 0)
     probe = _rows(rng, 500)
-    assert np.array_equal(TreeModel(path, PASSAGE_FEATURES).score(probe),
+    ours = TreeModel(path, PASSAGE_FEATURES)
+    assert (ours._flat.rules_out is None) == (leaves > 64)
+    assert np.array_equal(ours.score(probe),
                           lightgbm.Booster(model_file=str(path)).predict(probe, num_threads=1))
 
 
