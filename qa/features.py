@@ -249,10 +249,20 @@ def best_windows(query: Query, masks: Sequence[int]) -> tuple[float, float, int]
 
 
 def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
-                     context_terms: Sequence[Sequence[frozenset[str]]]) -> np.ndarray:
-    """One row of PASSAGE_FEATURES per candidate; `context_terms[i]` are the terms of each
-    sentence of the text before candidate i in its article (its previous passage)."""
+                     before: Sequence[tuple[str, str] | None]) -> np.ndarray:
+    """One row of PASSAGE_FEATURES per candidate; `before[i]` is the (id, text) of the
+    passage before candidate i in its article (its context), or None for a first one."""
     import numpy as np
+
+    seen: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
+
+    def sentence_masks(key: str, text: str) -> tuple[list[tuple[int, int]], list[int]]:
+        """A passage's sentence spans and `Query.mask` of each, once per passage (the
+        passage before a candidate is often a candidate too)."""
+        if key not in seen:
+            spans, sent_terms = terms.sentences(key, text)
+            seen[key] = spans, [query.mask(t) for t in sent_terms]
+        return seen[key]
 
     top_cos = max((c.cos for c in cands), default=0.0)
     top_sent = max((max(c.sentence_cos, default=0.0) for c in cands), default=0.0)
@@ -269,14 +279,13 @@ def passage_features(query: Query, cands: Sequence[Candidate], terms: Terms,
         art_cos[c.article_id] = max(art_cos.get(c.article_id, -1.0), c.cos)
     qt = [float(query.qtype == t) for t in QTYPES[:4]]
     rows = []
-    for c, before in zip(cands, context_terms, strict=True):
-        spans, sent_terms = terms.sentences(c.key, c.text)
-        masks = [query.mask(t) for t in sent_terms]
+    for c, prev in zip(cands, before, strict=True):
+        spans, masks = sentence_masks(c.key, c.text)
         own = context = 0
         for m in masks:
             own |= m
-        for t in before:
-            context |= query.mask(t)
+        for m in sentence_masks(*prev)[1] if prev else ():
+            context |= m
         title = query.mask(terms.title(c.title))
         cov_s, cov_w, best = best_windows(query, masks)
         best_text = c.text[spans[best][0] : spans[best][1]] if best >= 0 else ""

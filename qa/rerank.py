@@ -86,9 +86,14 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
     """Candidates for `rows` (passage positions) and their feature matrix."""
     import numpy as np
 
+    best_of_article: dict[int, float] = {}
+
     def article_bm25(i: int) -> float:
-        first, end = spans[article_of[i]]
-        return float(stage.bm25[first:end].max())
+        article = int(article_of[i])
+        if article not in best_of_article:
+            first, end = spans[article]
+            best_of_article[article] = float(stage.bm25[first:end].max())
+        return best_of_article[article]
 
     rank_sentence = {i: r for r, i in enumerate(stage.sentence_order, start=1)}
 
@@ -101,7 +106,8 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
     bm25_rank = {i: r for r, i in enumerate(stage.lexical_order, start=1)}
     sentence_cos = ([tuple(c.tolist()) for c in sentences.cosines(rows, vector)]
                     if vector is not None else [()] * len(rows))
-    cands, context = [], []
+    cands: list[Candidate] = []
+    context: list[tuple[str, str] | None] = []
     for i, own_cos in zip(rows, sentence_cos, strict=True):
         p = passages[i]
         before = int(prev[i])
@@ -112,8 +118,7 @@ def gather(stage: FirstStage, rows: Sequence[int], *, passages: Sequence[Passage
             rank_dense=rank_dense.get(i, 0), rank_bm25=bm25_rank.get(i, 0),
             rank_sentence=rank_sentence.get(i, 0), article_bm25=article_bm25(i),
             sentence_cos=own_cos))
-        context.append(terms.sentences(passages[before].id, passages[before].text)[1]
-                       if before >= 0 else [])
+        context.append((passages[before].id, passages[before].text) if before >= 0 else None)
     return cands, passage_features(query, cands, terms, context) if cands else \
         np.zeros((0, 0), dtype=np.float32)
 
