@@ -230,7 +230,8 @@ class OnnxEmbedder:
         model: sentence-transformers model name or local path (default: the bundled model).
         cache_dir: where the exported graph is kept and reused (e.g. beside the index).
         quantize: run an int8 dynamically quantised copy of the graph.
-        threads: ONNX Runtime intra-op threads (default: the cores this process may use).
+        threads: ONNX Runtime intra-op threads for passages (default: the cores this process
+            may use); questions always run on one.
 
     Raises:
         ModelLoadError: the model cannot be found, exported or loaded.
