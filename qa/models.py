@@ -116,14 +116,15 @@ class TreeModel:
         t = self._flat
         # Values within LightGBM's kZeroThreshold (the float 1e-35) of zero are 0 to it.
         x = np.where(np.abs(x) <= _ZERO, 0.0, x)
-        missing = np.isnan(x).any(axis=1)
+        # A missing value goes its split's own way, and trees too big for bitvectors have
+        # none: those rows are walked.
+        walked = np.isnan(x).any(axis=1) if t.rules_out is not None else \
+            np.ones(len(x), dtype=bool)
         at = np.empty((len(x), len(t.start)), dtype=np.int64)
-        if t.rules_out is None:  # trees too big for bitvectors
-            missing[:] = True
-        if not missing.all():
-            at[~missing] = t.exit_leaves(x[~missing])
-        if missing.any():  # a missing value goes its split's own way: walk those rows
-            at[missing] = t.walk(x[missing])
+        if not walked.all():
+            at[~walked] = t.exit_leaves(x[~walked])
+        if walked.any():
+            at[walked] = t.walk(x[walked])
         return np.cumsum(t.leaf_value[at], axis=1)[:, -1]  # in tree order, as LightGBM sums
 
 
